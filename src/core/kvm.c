@@ -1,0 +1,148 @@
+/* The KVM system fd and the VM fd: capabilities, guest RAM slots, the
+ * in-kernel interrupt controllers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
+
+#include "core/vm.h"
+
+#define PCI_HOLE_START 0xC0000000ULL /* RAM stops here below 4 GiB */
+#define HIGH_RAM_START 0x100000000ULL
+
+static const struct {
+    int cap;
+    const char *name;
+} required_caps[] = {
+    {KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+    {KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP (in-kernel LAPIC/IOAPIC/PIC)"},
+    {KVM_CAP_PIT2, "KVM_CAP_PIT2 (in-kernel PIT)"},
+    {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+    {KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+    {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+};
+
+int kvm_open(Vm *vm, Error *err)
+{
+    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (vm->kvm_fd < 0)
+        return error_setf(err, "cannot open /dev/kvm: %s%s", strerror(errno),
+                          errno == ENOENT ? " (is the kvm module loaded?)"
+                          : errno == EACCES ? " (are you in the kvm group?)"
+                                            : "");
+    int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+    if (api != KVM_API_VERSION)
+        return error_setf(err, "KVM API version %d, expected %d", api, KVM_API_VERSION);
+    for (size_t i = 0; i < sizeof(required_caps) / sizeof(required_caps[0]); i++) {
+        if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
+            return error_setf(err, "this KVM lacks %s", required_caps[i].name);
+    }
+    vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->run_size <= 0)
+        return error_setf(err, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+    int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+    if (max_vcpus > 0 && vm->cfg.smp > max_vcpus)
+        return error_setf(err, "-smp %d: this KVM allows at most %d vCPUs", vm->cfg.smp,
+                          max_vcpus);
+    /* A PVM host with pvm_native=Y runs ordinary guests' kernel code in
+     * KVM's instruction emulator; the CPU model must then hide what the
+     * emulator cannot execute (see boot/cpuid.c). */
+    int fd = open("/sys/module/kvm_pvm/parameters/pvm_native", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char c = 0;
+        if (read(fd, &c, 1) == 1 && (c == 'Y' || c == '1'))
+            vm->emulated_kernel_host = true;
+        close(fd);
+    }
+    return 0;
+}
+
+static int map_ram(Vm *vm, int slot, uint64_t gpa, uint64_t size, Error *err)
+{
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (host == MAP_FAILED)
+        return error_setf(err, "cannot allocate %llu MiB of guest RAM: %s",
+                          (unsigned long long)(size >> 20), strerror(errno));
+    /* the guest's memory is not part of a core dump of the VMM */
+    madvise(host, size, MADV_DONTDUMP);
+    struct kvm_userspace_memory_region r = {
+        .slot = (uint32_t)slot,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)host,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0) {
+        munmap(host, size);
+        return error_setf(err, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+    }
+    GuestMemory *gm = &vm->m.ram;
+    gm->range[gm->nranges++] = (GuestMemRange){.gpa = gpa, .size = size, .host = host};
+    gm->total += size;
+    return 0;
+}
+
+int kvm_create_vm(Vm *vm, Error *err)
+{
+    struct sysinfo si;
+    if (sysinfo(&si) == 0) {
+        uint64_t host = (uint64_t)si.totalram * si.mem_unit + (uint64_t)si.totalswap * si.mem_unit;
+        if (vm->cfg.ram_size > host)
+            return error_setf(err, "-m %llu MiB: the host has only %llu MiB of memory",
+                              (unsigned long long)(vm->cfg.ram_size >> 20),
+                              (unsigned long long)(host >> 20));
+    }
+    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0)
+        return error_setf(err, "KVM_CREATE_VM: %s", strerror(errno));
+    fcntl(vm->vm_fd, F_SETFD, FD_CLOEXEC);
+    /* Intel VMX needs these pages for real-mode emulation (APs start in real
+     * mode); they sit in the reserved area just below 4 GiB. */
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000UL) < 0)
+        return error_setf(err, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+    uint64_t idmap = 0xfffbc000ULL;
+    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional (AMD lacks it) */
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+        return error_setf(err, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+    struct kvm_pit_config pit = {.flags = 0};
+    if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
+        return error_setf(err, "KVM_CREATE_PIT2: %s", strerror(errno));
+
+    memset(&vm->m.ram, 0, sizeof(vm->m.ram));
+    uint64_t low = vm->cfg.ram_size < PCI_HOLE_START ? vm->cfg.ram_size : PCI_HOLE_START;
+    if (map_ram(vm, 0, 0, low, err) < 0)
+        return -1;
+    if (vm->cfg.ram_size > low && map_ram(vm, 1, HIGH_RAM_START, vm->cfg.ram_size - low, err) < 0)
+        return -1;
+    int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
+    vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    return 0;
+}
+
+void kvm_destroy_vm(Vm *vm)
+{
+    for (int i = 0; i < vm->cfg.smp; i++)
+        vcpu_destroy(&vm->vcpus[i]);
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    vm->vm_fd = -1;
+    GuestMemory *gm = &vm->m.ram;
+    for (int i = 0; i < gm->nranges; i++)
+        munmap(gm->range[i].host, gm->range[i].size);
+    memset(gm, 0, sizeof(*gm));
+}
+
+/* Drive an input of the in-kernel PIC/IOAPIC (pci.c and serial.c call this
+ * through their set_irq hooks). */
+void kvm_set_irq(void *opaque, int gsi, int level)
+{
+    Vm *vm = opaque;
+    if (vm->vm_fd < 0)
+        return;
+    struct kvm_irq_level l = {.irq = (uint32_t)gsi, .level = (uint32_t)level};
+    ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}

@@ -1,0 +1,138 @@
+#include "core/memory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *guest_ram_ptr(const GuestMemory *gm, uint64_t gpa, uint64_t len)
+{
+    for (int i = 0; i < gm->nranges; i++) {
+        const GuestMemRange *r = &gm->range[i];
+        /* written so that no addition can wrap: gpa + len may exceed 2^64 */
+        if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+            return r->host + (gpa - r->gpa);
+    }
+    return NULL;
+}
+
+int dma_read(const GuestMemory *gm, uint64_t gpa, void *buf, size_t len)
+{
+    void *p = guest_ram_ptr(gm, gpa, len);
+    if (!p)
+        return -1;
+    memcpy(buf, p, len);
+    return 0;
+}
+
+int dma_write(const GuestMemory *gm, uint64_t gpa, const void *buf, size_t len)
+{
+    void *p = guest_ram_ptr(gm, gpa, len);
+    if (!p)
+        return -1;
+    memcpy(p, buf, len);
+    return 0;
+}
+
+void address_space_init(AddressSpace *as, const char *name)
+{
+    memset(as, 0, sizeof(*as));
+    as->name = name;
+}
+
+static bool overlaps(const MemoryRegion *a, uint64_t addr, uint64_t size)
+{
+    return addr < a->addr + a->size && a->addr < addr + size;
+}
+
+int address_space_add(AddressSpace *as, MemoryRegion *mr)
+{
+    if (mr->size == 0 || mr->addr + mr->size < mr->addr)
+        return -1;
+    size_t pos = 0;
+    for (size_t i = 0; i < as->nregions; i++) {
+        if (overlaps(as->regions[i], mr->addr, mr->size))
+            return -1;
+        if (as->regions[i]->addr < mr->addr)
+            pos = i + 1;
+    }
+    if (as->nregions == as->cap) {
+        size_t cap = as->cap ? as->cap * 2 : 16;
+        MemoryRegion **n = realloc(as->regions, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        as->regions = n;
+        as->cap = cap;
+    }
+    memmove(&as->regions[pos + 1], &as->regions[pos], (as->nregions - pos) * sizeof(*as->regions));
+    as->regions[pos] = mr;
+    as->nregions++;
+    mr->mapped = true;
+    return 0;
+}
+
+void address_space_del(AddressSpace *as, MemoryRegion *mr)
+{
+    for (size_t i = 0; i < as->nregions; i++) {
+        if (as->regions[i] == mr) {
+            memmove(&as->regions[i], &as->regions[i + 1],
+                    (as->nregions - i - 1) * sizeof(*as->regions));
+            as->nregions--;
+            mr->mapped = false;
+            return;
+        }
+    }
+}
+
+MemoryRegion *address_space_find(AddressSpace *as, uint64_t addr, uint64_t *offset)
+{
+    size_t lo = 0, hi = as->nregions;
+    while (lo < hi) { /* binary search: regions are sorted and disjoint */
+        size_t mid = (lo + hi) / 2;
+        MemoryRegion *mr = as->regions[mid];
+        if (addr < mr->addr)
+            hi = mid;
+        else if (addr - mr->addr >= mr->size)
+            lo = mid + 1;
+        else {
+            if (offset)
+                *offset = addr - mr->addr;
+            return mr;
+        }
+    }
+    return NULL;
+}
+
+static uint64_t load_le(const void *data, unsigned size)
+{
+    uint64_t v = 0;
+    memcpy(&v, data, size > 8 ? 8 : size); /* x86 host: little endian */
+    return v;
+}
+
+bool address_space_read(AddressSpace *as, uint64_t addr, void *data, unsigned size)
+{
+    uint64_t off;
+    MemoryRegion *mr = address_space_find(as, addr, &off);
+    if (size > 8)
+        size = 8;
+    if (!mr || !mr->ops->read) {
+        memset(data, 0xff, size);
+        return false;
+    }
+    mr->accesses++;
+    uint64_t v = mr->ops->read(mr->opaque, off, size);
+    memcpy(data, &v, size);
+    return true;
+}
+
+bool address_space_write(AddressSpace *as, uint64_t addr, const void *data, unsigned size)
+{
+    uint64_t off;
+    MemoryRegion *mr = address_space_find(as, addr, &off);
+    if (size > 8)
+        size = 8;
+    if (!mr || !mr->ops->write)
+        return false;
+    mr->accesses++;
+    mr->ops->write(mr->opaque, off, load_le(data, size), size);
+    return true;
+}

@@ -1,0 +1,75 @@
+/* Guest physical memory and the region map.
+ *
+ * Two things live here:
+ *  - GuestMemory: where guest RAM is in the host process, and the only way
+ *    devices touch it (dma_read / dma_write / guest_ram_ptr), each checking
+ *    that the whole range lies inside RAM. A DMA that targets anything else
+ *    (MMIO, the PCI hole, beyond RAM, wrapping past 2^64) is refused: devices
+ *    therefore can never re-enter themselves or another device through DMA.
+ *  - AddressSpace: a map from guest addresses to MemoryRegions (MMIO or port
+ *    I/O) with read/write callbacks; the vCPU loop dispatches exits through it.
+ */
+#ifndef E1KVM_CORE_MEMORY_H
+#define E1KVM_CORE_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GUEST_MEM_MAX_RANGES 2
+
+typedef struct GuestMemRange {
+    uint64_t gpa;  /* guest physical start */
+    uint64_t size; /* bytes */
+    uint8_t *host; /* host virtual address of gpa */
+} GuestMemRange;
+
+typedef struct GuestMemory {
+    GuestMemRange range[GUEST_MEM_MAX_RANGES];
+    int nranges;
+    uint64_t total; /* bytes of RAM in all ranges */
+} GuestMemory;
+
+/* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM range,
+ * else NULL. len == 0 is allowed (returns the pointer if gpa is in RAM). */
+void *guest_ram_ptr(const GuestMemory *gm, uint64_t gpa, uint64_t len);
+
+/* Copy between guest RAM and a host buffer. Return 0 on success, -1 (and
+ * copy nothing) if any byte of the range is outside RAM. */
+int dma_read(const GuestMemory *gm, uint64_t gpa, void *buf, size_t len);
+int dma_write(const GuestMemory *gm, uint64_t gpa, const void *buf, size_t len);
+
+typedef struct MemoryRegionOps {
+    /* offset is relative to the region start; size is 1, 2, 4 or 8 */
+    uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
+    void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+} MemoryRegionOps;
+
+typedef struct MemoryRegion {
+    const char *name;
+    uint64_t addr; /* guest address (MMIO) or port (PIO) */
+    uint64_t size;
+    const MemoryRegionOps *ops;
+    void *opaque;
+    bool mapped;        /* currently in an AddressSpace */
+    uint64_t accesses;  /* exits served by this region (statistics) */
+} MemoryRegion;
+
+typedef struct AddressSpace {
+    const char *name;          /* "mmio" or "pio" */
+    MemoryRegion **regions;    /* sorted by addr, non-overlapping */
+    size_t nregions, cap;
+} AddressSpace;
+
+void address_space_init(AddressSpace *as, const char *name);
+/* Insert a region at mr->addr. Returns -1 if it overlaps another one. */
+int address_space_add(AddressSpace *as, MemoryRegion *mr);
+void address_space_del(AddressSpace *as, MemoryRegion *mr);
+/* Region containing addr (and offset inside it), or NULL. */
+MemoryRegion *address_space_find(AddressSpace *as, uint64_t addr, uint64_t *offset);
+/* Dispatch an access. Unclaimed reads return all ones (as on a real bus),
+ * unclaimed writes are ignored; the return value says whether a region took it. */
+bool address_space_read(AddressSpace *as, uint64_t addr, void *data, unsigned size);
+bool address_space_write(AddressSpace *as, uint64_t addr, const void *data, unsigned size);
+
+#endif

@@ -1,0 +1,278 @@
+/* One thread per vCPU running KVM_RUN. Every exit reason is handled here:
+ * port and MMIO accesses go to the region maps (under the device lock), the
+ * rest either stops the VM with a clear report or is counted and resumed.
+ * This file knows nothing of devices. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "core/loop.h"
+#include "core/vm.h"
+
+#define SIG_VCPU_KICK SIGUSR1
+
+static const char *const exit_names[] = {
+    [KVM_EXIT_UNKNOWN] = "UNKNOWN",
+    [KVM_EXIT_EXCEPTION] = "EXCEPTION",
+    [KVM_EXIT_IO] = "IO",
+    [KVM_EXIT_HYPERCALL] = "HYPERCALL",
+    [KVM_EXIT_DEBUG] = "DEBUG",
+    [KVM_EXIT_HLT] = "HLT",
+    [KVM_EXIT_MMIO] = "MMIO",
+    [KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+    [KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+    [KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+    [KVM_EXIT_INTR] = "INTR",
+    [KVM_EXIT_SET_TPR] = "SET_TPR",
+    [KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+    [KVM_EXIT_NMI] = "NMI",
+    [KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+    [KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+    [KVM_EXIT_IOAPIC_EOI] = "IOAPIC_EOI",
+    [KVM_EXIT_X86_RDMSR] = "X86_RDMSR",
+    [KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
+    [KVM_EXIT_X86_BUS_LOCK] = "X86_BUS_LOCK",
+    [KVM_EXIT_NOTIFY] = "NOTIFY",
+};
+
+const char *kvm_exit_reason_name(unsigned reason)
+{
+    if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
+        return exit_names[reason];
+    return "?";
+}
+
+static void kick_handler(int sig)
+{
+    (void)sig; /* only there to make KVM_RUN return -EINTR */
+}
+
+int vcpu_create(Vm *vm, int id, Error *err)
+{
+    static bool handler_installed;
+    if (!handler_installed) {
+        struct sigaction sa = {.sa_handler = kick_handler}; /* no SA_RESTART */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIG_VCPU_KICK, &sa, NULL);
+        handler_installed = true;
+    }
+    Vcpu *v = &vm->vcpus[id];
+    memset(v, 0, sizeof(*v));
+    v->vm = vm;
+    v->id = id;
+    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+    if (v->fd < 0)
+        return error_setf(err, "KVM_CREATE_VCPU %d: %s", id, strerror(errno));
+    fcntl(v->fd, F_SETFD, FD_CLOEXEC);
+    v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (v->run == MAP_FAILED) {
+        v->run = NULL;
+        return error_setf(err, "mmap of vCPU %d state: %s", id, strerror(errno));
+    }
+    if (cpuid_setup(vm, v, err) < 0)
+        return -1;
+    return vcpu_setup_boot_state(vm, v, err);
+}
+
+void vcpu_destroy(Vcpu *v)
+{
+    if (v->run)
+        munmap(v->run, (size_t)v->vm->run_size);
+    if (v->fd > 0)
+        close(v->fd);
+    v->run = NULL;
+    v->fd = -1;
+}
+
+/* Report a failure the guest cannot recover from, with what a developer
+ * needs to find it: reason, suberror, RIP and the instruction bytes. */
+static void report_fatal(Vcpu *v, const char *what, unsigned long long detail)
+{
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    char bytes[64] = "unavailable";
+    memset(&regs, 0, sizeof(regs));
+    if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0) {
+        struct kvm_translation tr = {.linear_address = regs.rip};
+        uint64_t gpa = regs.rip;
+        if (ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 && (sregs.cr0 & 0x80000000u) &&
+            ioctl(v->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+            gpa = tr.physical_address;
+        const uint8_t *p = guest_ram_ptr(&v->vm->m.ram, gpa, 15);
+        if (p) {
+            size_t n = 0;
+            for (int i = 0; i < 15; i++)
+                n += (size_t)snprintf(bytes + n, sizeof(bytes) - n, "%s%02x", i ? " " : "", p[i]);
+        }
+    }
+    fprintf(stderr,
+            "e1kvm: vCPU %d: %s (%#llx), RIP %#llx, instruction bytes: %s; stopping the VM\n",
+            v->id, what, detail, (unsigned long long)regs.rip, bytes);
+    vm_request_stop(v->vm, VM_STOP_ERROR);
+}
+
+static void handle_io(Vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    unsigned size = run->io.size;
+    uint8_t *data = (uint8_t *)run + run->io.data_offset;
+    /* string I/O (rep ins/outs) arrives as count elements */
+    uint32_t count = run->io.count;
+    if (count > 4096 || run->io.data_offset + (uint64_t)count * size > (uint64_t)v->vm->run_size)
+        count = 0;
+    device_lock();
+    for (uint32_t i = 0; i < count; i++, data += size) {
+        if (run->io.direction == KVM_EXIT_IO_OUT)
+            address_space_write(&v->vm->m.pio, run->io.port, data, size);
+        else
+            address_space_read(&v->vm->m.pio, run->io.port, data, size);
+    }
+    device_unlock();
+}
+
+static void handle_mmio(Vcpu *v)
+{
+    struct kvm_run *run = v->run;
+    unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    device_lock();
+    if (run->mmio.is_write)
+        address_space_write(&v->vm->m.mmio, run->mmio.phys_addr, run->mmio.data, len);
+    else
+        address_space_read(&v->vm->m.mmio, run->mmio.phys_addr, run->mmio.data, len);
+    device_unlock();
+}
+
+/* Asked by the main loop: is this vCPU stopped for good? True when it sits
+ * in HLT with interrupts disabled (the "cli; hlt" a kernel does after
+ * poweroff without a power-off method, or after a panic) or was never
+ * started by the guest (an AP that got no INIT/SIPI). Nothing in this
+ * machine sends NMIs, so such a vCPU never runs again. */
+static void check_dead_halt(Vcpu *v)
+{
+    struct kvm_mp_state mp;
+    bool dead = false;
+    if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0) {
+        if (mp.mp_state == KVM_MP_STATE_UNINITIALIZED || mp.mp_state == KVM_MP_STATE_INIT_RECEIVED)
+            dead = true;
+        else if (mp.mp_state == KVM_MP_STATE_HALTED) {
+            struct kvm_regs regs;
+            if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && !(regs.rflags & (1u << 9)))
+                dead = true;
+        }
+    }
+    atomic_store(&v->dead_halt, dead);
+}
+
+static void *vcpu_thread(void *arg)
+{
+    Vcpu *v = arg;
+    Vm *vm = v->vm;
+    char name[16];
+    snprintf(name, sizeof(name), "vcpu%d", v->id);
+    pthread_setname_np(pthread_self(), name);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIG_VCPU_KICK);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    while (!atomic_load(&vm->stopping)) {
+        if (atomic_exchange(&v->check_halt, false))
+            check_dead_halt(v);
+        int r = ioctl(v->fd, KVM_RUN, 0);
+        v->run->immediate_exit = 0;
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                v->exits[KVM_EXIT_INTR]++;
+                continue;
+            }
+            fprintf(stderr, "e1kvm: vCPU %d: KVM_RUN failed: %s\n", v->id, strerror(errno));
+            vm_request_stop(vm, VM_STOP_ERROR);
+            break;
+        }
+        unsigned reason = v->run->exit_reason;
+        if (reason < VM_EXIT_REASONS)
+            v->exits[reason]++;
+        switch (reason) {
+        case KVM_EXIT_IO:
+            handle_io(v);
+            break;
+        case KVM_EXIT_MMIO:
+            handle_mmio(v);
+            break;
+        case KVM_EXIT_HLT:
+            /* the in-kernel LAPIC normally handles HLT; nothing to do */
+            break;
+        case KVM_EXIT_INTR:
+        case KVM_EXIT_IRQ_WINDOW_OPEN:
+            break;
+        case KVM_EXIT_SHUTDOWN:
+            /* triple fault: on a PC the chipset resets the machine */
+            vm_request_stop(vm, VM_STOP_RESET);
+            break;
+        case KVM_EXIT_SYSTEM_EVENT:
+            switch (v->run->system_event.type) {
+            case KVM_SYSTEM_EVENT_SHUTDOWN:
+                vm_request_stop(vm, VM_STOP_POWEROFF);
+                break;
+            case KVM_SYSTEM_EVENT_RESET:
+                vm_request_stop(vm, VM_STOP_RESET);
+                break;
+            default:
+                report_fatal(v, "system event (crash)", v->run->system_event.type);
+                break;
+            }
+            break;
+        case KVM_EXIT_INTERNAL_ERROR: {
+            char what[96];
+            snprintf(what, sizeof(what), "KVM internal error, suberror %u%s",
+                     v->run->internal.suberror,
+                     v->run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+                         ? " (instruction emulation failed)"
+                         : "");
+            report_fatal(v, what, v->run->internal.ndata ? v->run->internal.data[0] : 0);
+            break;
+        }
+        case KVM_EXIT_FAIL_ENTRY:
+            report_fatal(v, "VM entry failed, hardware reason",
+                         v->run->fail_entry.hardware_entry_failure_reason);
+            break;
+        default: {
+            char what[64];
+            snprintf(what, sizeof(what), "unexpected exit %s (%u)", kvm_exit_reason_name(reason),
+                     reason);
+            report_fatal(v, what, reason);
+            break;
+        }
+        }
+    }
+    return NULL;
+}
+
+int vcpu_start(Vcpu *v)
+{
+    /* vCPU threads block the VMM's signals (the main thread handles them)
+     * except the kick, which they unblock themselves */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r == 0)
+        v->thread_started = true;
+    return r == 0 ? 0 : -1;
+}
+
+void vcpu_kick(Vcpu *v)
+{
+    if (!v->thread_started)
+        return;
+    if (v->run)
+        v->run->immediate_exit = 1; /* covers a kick that lands before KVM_RUN */
+    pthread_kill(v->thread, SIG_VCPU_KICK);
+}

@@ -1,0 +1,72 @@
+/* e1kvm: command line -> machine description -> run. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cmdline.h"
+#include "core/loop.h"
+#include "core/vm.h"
+#include "qom/object.h"
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (the_vm)
+        vm_request_stop(the_vm, VM_STOP_SIGNAL);
+}
+
+/* Parse each -netdev / -device string into an object and realize it. */
+static int create_objects(Vm *vm, const char *const *opts, int n, TypeKind kind, Error *err)
+{
+    for (int i = 0; i < n; i++) {
+        Object *obj = object_new_from_opts(opts[i], kind, err);
+        if (!obj)
+            return -1;
+        if (kind == TYPE_KIND_NETDEV && !obj->id) {
+            object_free(obj);
+            return error_setf(err, "-netdev %s: id= is required", opts[i]);
+        }
+        Error e = {{0}};
+        if (obj->type->realize && obj->type->realize(obj, &vm->m, &e) < 0) {
+            error_setf(err, "-%s %s: %s", kind == TYPE_KIND_NETDEV ? "netdev" : "device", opts[i],
+                       e.msg);
+            object_free(obj);
+            return -1;
+        }
+        obj->next = vm->m.objects;
+        vm->m.objects = obj;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    Cmdline cl;
+    Error err = {{0}};
+    switch (cmdline_parse(argc, argv, &cl, &err)) {
+    case CMDLINE_EXIT:
+        return 0;
+    case CMDLINE_ERROR:
+        fprintf(stderr, "e1kvm: %s\n", err.msg);
+        return 1;
+    case CMDLINE_RUN:
+        break;
+    }
+    /* stdout may be a pipe to a test: each console line as it comes */
+    setvbuf(stdout, NULL, _IONBF, 0);
+
+    static Vm vm;
+    if (vm_init(&vm, &cl.vm, &err) < 0 ||
+        create_objects(&vm, cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, &err) < 0 ||
+        create_objects(&vm, cl.devices, cl.ndevices, TYPE_KIND_DEVICE, &err) < 0) {
+        fprintf(stderr, "e1kvm: %s\n", err.msg);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return vm_run(&vm);
+}

@@ -1,0 +1,352 @@
+/* The net layer: NetClient peers, the bounded incoming queue of each
+ * receiver, flow control through sent_cb. See net.h for the contract.
+ *
+ *   sender ── net_send_iov ──▶ peer->info->receive_iov        (direct)
+ *                         └──▶ peer->queue (copy)             (peer busy)
+ *   receiver ready ── net_flush_queued ──▶ receive_iov, then sender's sent_cb
+ *
+ * Everything here runs under the device lock (see core/loop.h), so there is
+ * no locking; re-entrancy (a receiver that flushes or sends from inside its
+ * own receive_iov, a sent_cb that sends again) is handled by the queue's
+ * `delivering` flag. */
+#include "net/net.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct NetPacket {
+    NetPacket *next;
+    NetClient *sender;
+    NetSentCb sent_cb;
+    size_t size;
+    uint8_t data[];
+};
+
+/* Every client, in creation order (net_client_next), and the backends that
+ * -device netdev=ID may name (net_backend_find). */
+static NetClient **clients;
+static size_t nr_clients, clients_cap;
+static NetClient **backends;
+static size_t nr_backends, backends_cap;
+
+static void list_add(NetClient ***list, size_t *n, size_t *cap, NetClient *nc)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        NetClient **l = realloc(*list, ncap * sizeof(*l));
+        if (!l) {
+            die("out of memory");
+        }
+        *list = l;
+        *cap = ncap;
+    }
+    (*list)[(*n)++] = nc;
+}
+
+static void list_del(NetClient **list, size_t *n, NetClient *nc)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (list[i] == nc) {
+            memmove(&list[i], &list[i + 1], (*n - i - 1) * sizeof(*list));
+            (*n)--;
+            return;
+        }
+    }
+}
+
+NetClient *net_client_new(const NetClientInfo *info, const char *id, void *opaque)
+{
+    NetClient *nc = calloc(1, sizeof(*nc));
+    if (!nc || (id && !(nc->id = strdup(id)))) {
+        die("out of memory");
+    }
+    nc->info = info;
+    nc->opaque = opaque;
+    nc->queue.max = NET_QUEUE_MAX_PACKETS;
+    list_add(&clients, &nr_clients, &clients_cap, nc);
+    return nc;
+}
+
+void net_client_set_peer(NetClient *a, NetClient *b)
+{
+    if (a->peer && a->peer != b) {
+        a->peer->peer = NULL;
+    }
+    if (b && b->peer && b->peer != a) {
+        b->peer->peer = NULL;
+    }
+    a->peer = b;
+    if (b) {
+        b->peer = a;
+    }
+}
+
+void net_backend_register(NetClient *nc)
+{
+    list_add(&backends, &nr_backends, &backends_cap, nc);
+}
+
+NetClient *net_backend_find(const char *id)
+{
+    if (!id) {
+        return NULL;
+    }
+    for (size_t i = 0; i < nr_backends; i++) {
+        if (backends[i]->id && strcmp(backends[i]->id, id) == 0) {
+            return backends[i];
+        }
+    }
+    return NULL;
+}
+
+NetClient *net_client_next(NetClient *prev)
+{
+    size_t i = 0;
+    if (prev) {
+        while (i < nr_clients && clients[i] != prev) {
+            i++;
+        }
+        i++; /* past prev (or past the end if prev is unknown) */
+    }
+    return i < nr_clients ? clients[i] : NULL;
+}
+
+/* ---- the queue ---- */
+
+static size_t iov_size(const struct iovec *iov, int iovcnt)
+{
+    size_t n = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        n += iov[i].iov_len;
+    }
+    return n;
+}
+
+/* Copy the packet into @receiver's queue. Returns false if the queue is full
+ * (the packet is dropped and counted). */
+static bool net_queue_append(NetClient *receiver, NetClient *sender, const struct iovec *iov,
+                             int iovcnt, size_t size, NetSentCb sent_cb)
+{
+    NetQueue *q = &receiver->queue;
+    if (q->count >= q->max) {
+        receiver->dropped_total++;
+        return false;
+    }
+    NetPacket *p = malloc(sizeof(*p) + size);
+    if (!p) {
+        die("out of memory");
+    }
+    p->next = NULL;
+    p->sender = sender;
+    p->sent_cb = sent_cb;
+    p->size = size;
+    size_t off = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(p->data + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    if (q->tail) {
+        q->tail->next = p;
+    } else {
+        q->head = p;
+    }
+    q->tail = p;
+    q->count++;
+    receiver->queued_total++;
+    return true;
+}
+
+static NetPacket *net_queue_pop(NetQueue *q)
+{
+    NetPacket *p = q->head;
+    if (p) {
+        q->head = p->next;
+        if (!q->head) {
+            q->tail = NULL;
+        }
+        q->count--;
+    }
+    return p;
+}
+
+/* Drop every packet queued for @receiver (from @only_sender, or from anyone
+ * if NULL). Their senders get sent_cb unless @notify is false (the sender is
+ * going away). */
+static void net_queue_purge(NetClient *receiver, NetClient *only_sender, bool notify)
+{
+    NetQueue *q = &receiver->queue;
+    NetPacket **pp = &q->head, *p;
+    NetPacket *last = NULL;
+    /* Unlink first, call back after: a sent_cb may send again. */
+    NetPacket *purged = NULL, **purged_tail = &purged;
+    while ((p = *pp)) {
+        if (!only_sender || p->sender == only_sender) {
+            *pp = p->next;
+            q->count--;
+            receiver->dropped_total++;
+            p->next = NULL;
+            *purged_tail = p;
+            purged_tail = &p->next;
+        } else {
+            last = p;
+            pp = &p->next;
+        }
+    }
+    q->tail = last;
+    while ((p = purged)) {
+        purged = p->next;
+        NetClient *sender = p->sender;
+        NetSentCb cb = p->sent_cb;
+        free(p);
+        if (notify && cb) {
+            cb(sender);
+        }
+    }
+}
+
+static bool client_can_receive(NetClient *nc)
+{
+    return !nc->info->can_receive || nc->info->can_receive(nc);
+}
+
+/* Hand one packet to @receiver: its length if consumed, 0 if not now. */
+static ssize_t net_deliver(NetClient *receiver, const struct iovec *iov, int iovcnt, size_t size)
+{
+    if (!receiver->info->receive_iov) {
+        return size; /* a client that takes nothing consumes everything */
+    }
+    bool was_delivering = receiver->queue.delivering;
+    receiver->queue.delivering = true;
+    ssize_t ret = receiver->info->receive_iov(receiver, iov, iovcnt);
+    receiver->queue.delivering = was_delivering;
+    if (ret < 0) {
+        ret = size; /* an error in the receiver consumes the packet */
+    }
+    return ret;
+}
+
+ssize_t net_send_iov(NetClient *sender, const struct iovec *iov, int iovcnt, NetSentCb sent_cb)
+{
+    NetClient *peer = sender->peer;
+    size_t size = iov_size(iov, iovcnt);
+
+    if (!peer || sender->link_down || peer->link_down || size > NET_MAX_PACKET) {
+        sender->dropped_total++;
+        return -1;
+    }
+    /* Keep the order: once something waits, everything after it waits too,
+     * and nothing overtakes a delivery in progress. */
+    if (peer->queue.head || peer->queue.delivering || !client_can_receive(peer)) {
+        return net_queue_append(peer, sender, iov, iovcnt, size, sent_cb) ? 0 : -1;
+    }
+    ssize_t ret = net_deliver(peer, iov, iovcnt, size);
+    if (ret == 0) {
+        return net_queue_append(peer, sender, iov, iovcnt, size, sent_cb) ? 0 : -1;
+    }
+    return ret;
+}
+
+ssize_t net_send(NetClient *sender, const void *buf, size_t len, NetSentCb sent_cb)
+{
+    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+    return net_send_iov(sender, &iov, 1, sent_cb);
+}
+
+bool net_flush_queued(NetClient *receiver)
+{
+    NetQueue *q = &receiver->queue;
+
+    if (q->delivering) {
+        /* Called from inside our own receive_iov (or a sent_cb run by this
+         * flush): the outer delivery loop carries on where it is. */
+        return q->head == NULL;
+    }
+    while (q->head && !receiver->link_down && client_can_receive(receiver)) {
+        /* Take the packet out while it is being delivered, so that the
+         * receiver may purge or flush its queue from inside receive_iov. */
+        NetPacket *p = net_queue_pop(q);
+        struct iovec iov = {.iov_base = p->data, .iov_len = p->size};
+        ssize_t ret = net_deliver(receiver, &iov, 1, p->size);
+        if (ret == 0) {
+            /* Still busy: p goes back in front of anything sent meanwhile. */
+            p->next = q->head;
+            q->head = p;
+            if (!q->tail) {
+                q->tail = p;
+            }
+            q->count++;
+            break;
+        }
+        NetClient *sender = p->sender;
+        NetSentCb cb = p->sent_cb;
+        free(p);
+        if (cb) {
+            /* The packet has left the queue: the sender may produce again.
+             * Whatever it sends now is appended behind what still waits. */
+            q->delivering = true;
+            cb(sender);
+            q->delivering = false;
+        }
+    }
+    if (receiver->link_down) {
+        net_queue_purge(receiver, NULL, true);
+    }
+    return q->head == NULL;
+}
+
+void net_set_link(NetClient *nc, bool up)
+{
+    NetClient *peer = nc->peer;
+
+    nc->link_down = !up;
+    if (peer) {
+        peer->link_down = !up;
+    }
+    if (!up) {
+        net_queue_purge(nc, NULL, true);
+        if (peer) {
+            net_queue_purge(peer, NULL, true);
+        }
+    }
+    if (nc->info->link_status_changed) {
+        nc->info->link_status_changed(nc);
+    }
+    if (peer && peer->info->link_status_changed) {
+        peer->info->link_status_changed(peer);
+    }
+}
+
+bool net_has_vnet_hdr(NetClient *nc)
+{
+    return nc && nc->info->has_vnet_hdr && nc->info->has_vnet_hdr(nc);
+}
+
+void net_using_vnet_hdr(NetClient *nc, bool enable)
+{
+    if (nc && nc->info->using_vnet_hdr) {
+        nc->info->using_vnet_hdr(nc, enable);
+    }
+}
+
+void net_client_free(NetClient *nc)
+{
+    if (!nc) {
+        return;
+    }
+    if (nc->info->cleanup) {
+        nc->info->cleanup(nc);
+    }
+    NetClient *peer = nc->peer;
+    if (peer) {
+        /* Our packets waiting at the peer would name a freed sender. */
+        net_queue_purge(peer, nc, false);
+        peer->peer = NULL;
+        nc->peer = NULL;
+    }
+    net_queue_purge(nc, NULL, true);
+    list_del(clients, &nr_clients, nc);
+    list_del(backends, &nr_backends, nc);
+    free(nc->id);
+    free(nc);
+}
