@@ -15,24 +15,35 @@ static void on_signal(int sig)
         vm_request_stop(the_vm, VM_STOP_SIGNAL);
 }
 
-/* Parse each -netdev / -device string into an object and realize it. */
-static int create_objects(Vm *vm, const char *const *opts, int n, TypeKind kind, Error *err)
+/* Parse every -netdev and -device string first, so that a syntax error is
+ * reported before anything is opened; then realize them in order (backends
+ * first: a NIC looks its backend up by id). */
+static Object *parse_objects(const char *const *opts, int n, TypeKind kind, Object **list,
+                             Error *err)
 {
     for (int i = 0; i < n; i++) {
         Object *obj = object_new_from_opts(opts[i], kind, err);
         if (!obj)
-            return -1;
+            return NULL;
         if (kind == TYPE_KIND_NETDEV && !obj->id) {
             object_free(obj);
-            return error_setf(err, "-netdev %s: id= is required", opts[i]);
+            error_setf(err, "-netdev %s: id= is required", opts[i]);
+            return NULL;
         }
+        list[i] = obj;
+    }
+    return (Object *)1;
+}
+
+static int realize_objects(Vm *vm, Object **list, const char *const *opts, int n, TypeKind kind,
+                           Error *err)
+{
+    for (int i = 0; i < n; i++) {
+        Object *obj = list[i];
         Error e = {{0}};
-        if (obj->type->realize && obj->type->realize(obj, &vm->m, &e) < 0) {
-            error_setf(err, "-%s %s: %s", kind == TYPE_KIND_NETDEV ? "netdev" : "device", opts[i],
-                       e.msg);
-            object_free(obj);
-            return -1;
-        }
+        if (obj->type->realize && obj->type->realize(obj, &vm->m, &e) < 0)
+            return error_setf(err, "-%s %s: %s", kind == TYPE_KIND_NETDEV ? "netdev" : "device",
+                              opts[i], e.msg);
         obj->next = vm->m.objects;
         vm->m.objects = obj;
     }
@@ -56,9 +67,12 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IONBF, 0);
 
     static Vm vm;
-    if (vm_init(&vm, &cl.vm, &err) < 0 ||
-        create_objects(&vm, cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, &err) < 0 ||
-        create_objects(&vm, cl.devices, cl.ndevices, TYPE_KIND_DEVICE, &err) < 0) {
+    static Object *netdevs[CMDLINE_MAX_OBJS], *devices[CMDLINE_MAX_OBJS];
+    if (!parse_objects(cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, netdevs, &err) ||
+        !parse_objects(cl.devices, cl.ndevices, TYPE_KIND_DEVICE, devices, &err) ||
+        vm_init(&vm, &cl.vm, &err) < 0 ||
+        realize_objects(&vm, netdevs, cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, &err) < 0 ||
+        realize_objects(&vm, devices, cl.devices, cl.ndevices, TYPE_KIND_DEVICE, &err) < 0) {
         fprintf(stderr, "e1kvm: %s\n", err.msg);
         return 1;
     }

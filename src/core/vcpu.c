@@ -90,30 +90,41 @@ void vcpu_destroy(Vcpu *v)
     v->fd = -1;
 }
 
-/* Report a failure the guest cannot recover from, with what a developer
- * needs to find it: reason, suberror, RIP and the instruction bytes. */
-static void report_fatal(Vcpu *v, const char *what, unsigned long long detail)
+/* RIP and the instruction bytes there, for reports. */
+static unsigned long long describe_rip(Vcpu *v, char *bytes, size_t len)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;
-    char bytes[64] = "unavailable";
+    snprintf(bytes, len, "unavailable");
     memset(&regs, 0, sizeof(regs));
     if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0) {
         struct kvm_translation tr = {.linear_address = regs.rip};
         uint64_t gpa = regs.rip;
-        if (ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0 && (sregs.cr0 & 0x80000000u) &&
-            ioctl(v->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
-            gpa = tr.physical_address;
+        if (ioctl(v->fd, KVM_GET_SREGS, &sregs) == 0) {
+            gpa = sregs.cs.base + regs.rip; /* real / protected mode without paging */
+            tr.linear_address = gpa;
+            if ((sregs.cr0 & 0x80000000u) && ioctl(v->fd, KVM_TRANSLATE, &tr) == 0 && tr.valid)
+                gpa = tr.physical_address;
+        }
         const uint8_t *p = guest_ram_ptr(&v->vm->m.ram, gpa, 15);
         if (p) {
             size_t n = 0;
-            for (int i = 0; i < 15; i++)
-                n += (size_t)snprintf(bytes + n, sizeof(bytes) - n, "%s%02x", i ? " " : "", p[i]);
+            for (int i = 0; i < 15 && n < len; i++)
+                n += (size_t)snprintf(bytes + n, len - n, "%s%02x", i ? " " : "", p[i]);
         }
     }
+    return (unsigned long long)regs.rip;
+}
+
+/* Report a failure the guest cannot recover from, with what a developer
+ * needs to find it: reason, suberror, RIP and the instruction bytes. */
+static void report_fatal(Vcpu *v, const char *what, unsigned long long detail)
+{
+    char bytes[64];
+    unsigned long long rip = describe_rip(v, bytes, sizeof(bytes));
     fprintf(stderr,
             "e1kvm: vCPU %d: %s (%#llx), RIP %#llx, instruction bytes: %s; stopping the VM\n",
-            v->id, what, detail, (unsigned long long)regs.rip, bytes);
+            v->id, what, detail, rip, bytes);
     vm_request_stop(v->vm, VM_STOP_ERROR);
 }
 
@@ -211,10 +222,18 @@ static void *vcpu_thread(void *arg)
         case KVM_EXIT_INTR:
         case KVM_EXIT_IRQ_WINDOW_OPEN:
             break;
-        case KVM_EXIT_SHUTDOWN:
-            /* triple fault: on a PC the chipset resets the machine */
+        case KVM_EXIT_SHUTDOWN: {
+            /* triple fault: on a PC the chipset resets the machine, which is
+             * what happens here too (or the VMM exits with -no-reboot) */
+            char bytes[64];
+            unsigned long long rip = describe_rip(v, bytes, sizeof(bytes));
+            fprintf(stderr,
+                    "e1kvm: vCPU %d: triple fault (KVM_EXIT_SHUTDOWN), RIP %#llx, instruction "
+                    "bytes: %s; %s\n",
+                    v->id, rip, bytes, vm->cfg.no_reboot ? "stopping the VM" : "resetting");
             vm_request_stop(vm, VM_STOP_RESET);
             break;
+        }
         case KVM_EXIT_SYSTEM_EVENT:
             switch (v->run->system_event.type) {
             case KVM_SYSTEM_EVENT_SHUTDOWN:

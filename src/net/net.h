@@ -89,7 +89,8 @@ NetClient *net_client_next(NetClient *prev);
 
 /* Send a packet from @sender to its peer. Returns the length if delivered
  * (or consumed), 0 if queued (sender must wait for sent_cb), -1 if dropped
- * because the queue is full or there is no peer / link is down. */
+ * because the queue is full, there is no peer, the link is down or the
+ * packet is larger than NET_MAX_PACKET. */
 ssize_t net_send_iov(NetClient *sender, const struct iovec *iov, int iovcnt, NetSentCb sent_cb);
 ssize_t net_send(NetClient *sender, const void *buf, size_t len, NetSentCb sent_cb);
 /* Receiver can take packets again: deliver what is queued for it. Returns

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Boot the real test guest: poweroff, -smp, -m, reboot with and without
+# -no-reboot, SIGTERM. Boots run two at a time (a boot costs ~35 s here).
+. "$(dirname "$0")/lib.sh"
+guest_prepare
+L=$LOGDIR/boot
+
+# three boots in a row, guest "poweroff -f" -> exit 0; the first also with -smp 2
+for i in 1 2 3; do
+    smp=1
+    [ "$i" = 1 ] && smp=2
+    run_vm "$L-poweroff$i.log" 240 boot -m 256M -smp $smp
+    check_eq "boot $i: guest poweroff -> exit code" 0 $?
+    check_eq "boot $i: /init reached" 1 "$(count "$L-poweroff$i.log" E1KVM-INIT)"
+    check_eq "boot $i: scenario finished" "rc=0" "$(tr -d '\r' <"$L-poweroff$i.log" | awk '/^E1KVM-DONE/ {print $2}')"
+    [ "$i" = 1 ] && check_eq "-smp 2: guest sees 2 CPUs" 2 "$(result "$L-poweroff1.log" cpus)"
+done &
+P1=$!
+
+(
+    # -m 192M: MemTotal is RAM minus what the kernel keeps for itself
+    run_vm "$L-mem.log" 240 boot -m 192M
+    check_eq "-m 192M: exit code" 0 $?
+    mt=$(result "$L-mem.log" memtotal_kb)
+    check "-m 192M: MemTotal $mt kB within 192 MiB and above 150 MiB" \
+        test "${mt:-0}" -le $((192 * 1024)) -a "${mt:-0}" -ge $((150 * 1024))
+
+    # reboot -f with -no-reboot -> exit 0 after one boot
+    run_vm "$L-noreboot.log" 240 reboot -no-reboot
+    check_eq "reboot with -no-reboot: exit code" 0 $?
+    check_eq "reboot with -no-reboot: booted once" 1 "$(count "$L-noreboot.log" E1KVM-INIT)"
+
+    # without -no-reboot the guest boots again; SIGTERM then stops it cleanly
+    log=$L-reboot.log
+    "${NETNS_EXEC[@]}" "$E1KVM" -kernel "$KERNEL" -initrd "$INITRD" -append "$GUEST_CMDLINE e1kvm.scenario=reboot" \
+        </dev/null >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 200); do
+        [ "$(count "$log" E1KVM-INIT)" -ge 2 ] && break
+        sleep 1
+    done
+    check_ge "reboot without -no-reboot: the guest booted again" 2 "$(count "$log" E1KVM-INIT)"
+    kill -TERM $pid
+    for _ in $(seq 1 20); do kill -0 $pid 2>/dev/null || break; sleep 0.5; done
+    if kill -0 $pid 2>/dev/null; then
+        not_ok "SIGTERM: e1kvm still running after 10 s"
+        kill -KILL $pid
+    else
+        wait $pid
+        check_eq "SIGTERM: clean exit code" 0 $?
+    fi
+) &
+P2=$!
+wait $P1
+wait $P2
+finish
