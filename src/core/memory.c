@@ -8,7 +8,7 @@ void *guest_ram_ptr(const GuestMemory *gm, uint64_t gpa, uint64_t len)
     for (int i = 0; i < gm->nranges; i++) {
         const GuestMemRange *r = &gm->range[i];
         /* written so that no addition can wrap: gpa + len may exceed 2^64 */
-        if (gpa >= r->gpa && gpa - r->gpa <= r->size && len <= r->size - (gpa - r->gpa))
+        if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
             return r->host + (gpa - r->gpa);
     }
     return NULL;

@@ -115,7 +115,6 @@ static void pci_update_mappings(PCIDevice *d)
 
 static void pci_update_irq(PCIDevice *d)
 {
-    uint16_t cmd = (uint16_t)cfg_get(d, PCI_COMMAND, 2);
     uint16_t status = (uint16_t)cfg_get(d, PCI_STATUS, 2);
     /* STATUS.INTERRUPT reflects the device's request whether or not it is masked */
     if (d->irq_level)
@@ -123,9 +122,19 @@ static void pci_update_irq(PCIDevice *d)
     else
         status &= (uint16_t)~PCI_STATUS_INTERRUPT;
     cfg_set(d, PCI_STATUS, status, 2);
-    int level = d->irq_level && !(cmd & PCI_COMMAND_INTX_DISABLE);
-    if (d->bus && d->bus->set_gsi)
-        d->bus->set_gsi(d->bus->opaque, d->gsi, level);
+    if (!d->bus || !d->bus->set_gsi || !d->config[PCI_INTERRUPT_PIN])
+        return; /* no interrupt pin (the host bridge) */
+    /* A level-triggered line shared by several slots is the OR of their
+     * requests: one device lowering it must not hide another's. */
+    int level = 0;
+    for (int slot = 0; slot < PCI_MAX_DEVICES; slot++) {
+        PCIDevice *o = d->bus->devs[slot];
+        if (!o || o->gsi != d->gsi || !o->config[PCI_INTERRUPT_PIN])
+            continue;
+        uint16_t ocmd = (uint16_t)cfg_get(o, PCI_COMMAND, 2);
+        level |= o->irq_level && !(ocmd & PCI_COMMAND_INTX_DISABLE);
+    }
+    d->bus->set_gsi(d->bus->opaque, d->gsi, level);
 }
 
 void pci_set_irq(PCIDevice *d, int level)

@@ -89,7 +89,7 @@ uint32_t pci_config_read(PCIDevice *d, uint32_t addr, int len);
 void pci_config_write(PCIDevice *d, uint32_t addr, uint32_t val, int len);
 /* Device in slot (devfn >> 3) == slot, or NULL; used by the MP table. */
 PCIDevice *pci_bus_device(PCIBus *bus, int slot);
-/* gsi used by slot (fixed swizzle: slots share GSIs 16..19 round robin... see pci.c) */
+/* IOAPIC input of a slot's INTA: 16..23, slots S and S+8 share one */
 int pci_slot_gsi(int slot);
 
 #endif

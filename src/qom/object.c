@@ -67,8 +67,10 @@ int parse_u32(const char *s, uint32_t *out)
     if (!*s || *s == '-' || isspace((unsigned char)*s))
         return -1;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end || v > 0xffffffffULL)
+    /* decimal, or hexadecimal with 0x (no octal: "08" is eight) */
+    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    unsigned long long v = strtoull(s, &end, hex ? 16 : 10);
+    if (errno || *end || end == s || v > 0xffffffffULL)
         return -1;
     *out = (uint32_t)v;
     return 0;
@@ -82,13 +84,14 @@ int parse_mac(const char *s, uint8_t mac[6])
         sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
                &tail) != 6)
         return -1;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 6; i++)
         if (!isxdigit((unsigned char)s[i * 3]) || !isxdigit((unsigned char)s[i * 3 + 1]))
             return -1;
-        mac[i] = (uint8_t)v[i];
-    }
-    if (mac[0] & 1)
+    if (v[0] & 1)
         return -1; /* a multicast address cannot be a station address */
+    /* only a valid address reaches the caller's buffer */
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
     return 0;
 }
 
