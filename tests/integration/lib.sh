@@ -63,7 +63,11 @@ guest_prepare() {
         export E1KVM_GUEST_READY=1
     fi
     KERNEL=$GUEST_DIR/vmlinux
-    INITRD=$GUEST_DIR/initrd.img
+    # three initrds: each MB costs the emulated guest kernel ~1 s to unpack
+    INITRD_FULL=$GUEST_DIR/initrd.img     # + iperf3, ethtool, tcpdump
+    INITRD_NET=$GUEST_DIR/initrd-net.img  # + iperf3, ethtool
+    INITRD_BASE=$GUEST_DIR/initrd-base.img # busybox, scenarios, e1000.ko
+    INITRD=$INITRD_NET
     GUEST_CMDLINE=$(cat "$GUEST_DIR/cmdline")
 }
 

@@ -2,6 +2,8 @@
 # Command line: help output from the object model, and bad input -> one
 # clear line on stderr and exit code 1 (never a crash).
 . "$(dirname "$0")/lib.sh"
+# fast tests: run them on the ASan+UBSan build when there is one
+E1KVM=${E1KVM_ASAN:-$E1KVM}
 T=$(mktemp -d)
 K=$T/kernel
 printf 'not a kernel' >"$K"

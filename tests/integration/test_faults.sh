@@ -2,6 +2,8 @@
 # A guest that misbehaves: triple fault, an instruction KVM cannot run,
 # an endless loop stopped by signals; host memory too small for -m.
 . "$(dirname "$0")/lib.sh"
+# fast tests: run them on the ASan+UBSan build when there is one
+E1KVM=${E1KVM_ASAN:-$E1KVM}
 T=$(mktemp -d)
 BAD=$T/bad-guest
 cc -nostdlib -static -no-pie -Wl,-Ttext=0x1000000 -Wl,--build-id=none -o "$BAD" \
