@@ -42,17 +42,21 @@
 #define R(reg) ((reg) >> 2) /* register byte offset -> mac_reg[] index */
 
 /* Frame limits, counted with the 4-byte FCS as the SDM counts them. */
-#define E1000_MIN_FRAME 60          /* without FCS: short frames are padded */
-#define E1000_MAX_FRAME_STD 1522    /* RCTL.LPE = 0 (tagged 1500-byte MTU) */
-#define E1000_MAX_FRAME_LPE 16384   /* RCTL.LPE = 1 */
+#define E1000_MIN_FRAME 60        /* without FCS: short frames are padded */
+#define E1000_MAX_FRAME_STD 1522  /* RCTL.LPE = 0 (tagged 1500-byte MTU) */
+#define E1000_MAX_FRAME_LPE 16384 /* RCTL.LPE = 1 */
 #define E1000_RX_BUF (E1000_MAX_FRAME_LPE + 8)
 
 /* Transmit: the largest frame we assemble without TSO, and with TSO the
- * largest header + MSS segment; a TSO packet may carry at most this much
- * payload (PAYLEN has 20 bits; real stacks send <= 64 KiB). */
+ * largest header + MSS segment. A TSO packet may bring at most 64 KiB of
+ * payload plus its header (an IPv4 length is 16 bits; stacks send <= 64 KiB)
+ * and be cut into at most E1000_TSO_MAX_SEGS segments: a guest asking for
+ * more (say MSS 1) gets what fits and the packet counts as failed, so that
+ * one TDT write cannot keep the device lock for long. */
 #define E1000_TX_MAX_FRAME 0x10000
 #define E1000_TX_BUF (E1000_TX_MAX_FRAME + 256)
-#define E1000_TSO_MAX_PAYLOAD (256 * 1024)
+#define E1000_TSO_MAX_DATA (0x10000 + 256)
+#define E1000_TSO_MAX_SEGS 4096
 
 #define ETH_ALEN 6
 #define ETH_HLEN 14
@@ -82,17 +86,18 @@ typedef struct E1000TxContext {
 
 /* The packet being assembled from data descriptors. */
 typedef struct E1000Tx {
-    E1000TxContext csum_ctx, tso_ctx;
-    bool in_packet;  /* saw the first descriptor of a packet, not yet EOP */
-    bool tse;        /* this packet is segmented (DCMD.TSE of its first descriptor) */
-    bool drop;       /* something went wrong: consume the descriptors, send nothing */
-    bool hdr_saved;  /* TSO: the header has been copied to header[] */
-    uint8_t popts;   /* POPTS of the first data descriptor */
-    bool vle;        /* insert a VLAN tag (VLE and CTRL.VME) */
+    E1000TxContext csum_ctx, tso_ctx; /* as the last context descriptors set them */
+    E1000TxContext ctx;               /* the one this packet uses, fixed at its first descriptor */
+    bool in_packet;                   /* saw the first descriptor of a packet, not yet EOP */
+    bool tse;       /* this packet is segmented (DCMD.TSE of its first descriptor) */
+    bool drop;      /* something went wrong: consume the descriptors, send nothing */
+    bool hdr_saved; /* TSO: the header has been copied to header[] */
+    uint8_t popts;  /* POPTS of the first data descriptor */
+    bool vle;       /* insert a VLAN tag (VLE and CTRL.VME) */
     uint16_t vlan_tci;
-    bool legacy_ic;  /* legacy descriptor checksum (CMD.IC at EOP) */
+    bool legacy_ic; /* legacy descriptor checksum (CMD.IC at EOP) */
     uint8_t legacy_css, legacy_cso;
-    uint32_t size;   /* bytes in buf */
+    uint32_t size;        /* bytes in buf */
     uint32_t tso_frames;  /* segments sent for this packet */
     uint32_t tso_payload; /* payload bytes sent in those segments */
     uint32_t total;       /* bytes taken from descriptors for this packet */
@@ -237,8 +242,7 @@ static uint32_t eth_crc32(const uint8_t *p, size_t len)
         uint32_t a = c ^ ld32le(p), b = ld32le(p + 4);
         c = crc_table[7][a & 0xff] ^ crc_table[6][(a >> 8) & 0xff] ^
             crc_table[5][(a >> 16) & 0xff] ^ crc_table[4][a >> 24] ^ crc_table[3][b & 0xff] ^
-            crc_table[2][(b >> 8) & 0xff] ^ crc_table[1][(b >> 16) & 0xff] ^
-            crc_table[0][b >> 24];
+            crc_table[2][(b >> 8) & 0xff] ^ crc_table[1][(b >> 16) & 0xff] ^ crc_table[0][b >> 24];
         p += 8;
         len -= 8;
     }
@@ -445,12 +449,12 @@ static void e1000_eeprom_init(E1000State *s)
     for (int i = 0; i < 3; i++) {
         e[i] = (uint16_t)(s->macaddr[2 * i] | s->macaddr[2 * i + 1] << 8);
     }
-    e[EEPROM_COMPAT] = 0x0000;          /* no special compatibility fields */
+    e[EEPROM_COMPAT] = 0x0000; /* no special compatibility fields */
     e[EEPROM_ID_LED_SETTINGS] = ID_LED_DEFAULT;
-    e[EEPROM_VERSION] = 0x0001;         /* image version 0.1 */
-    e[0x06] = 0x0000;                   /* OEM words */
+    e[EEPROM_VERSION] = 0x0001; /* image version 0.1 */
+    e[0x06] = 0x0000;           /* OEM words */
     e[0x07] = 0x0000;
-    e[EEPROM_PBA_BYTE_1] = 0x0000;      /* PBA number 000000-000 */
+    e[EEPROM_PBA_BYTE_1] = 0x0000; /* PBA number 000000-000 */
     e[EEPROM_PBA_BYTE_2] = 0x0000;
     e[EEPROM_INIT_CONTROL1_REG] = EEPROM_WORD0A_SIGNATURE | EEPROM_WORD0A_FD |
                                   EEPROM_WORD0A_LOAD_DEV_ID | EEPROM_WORD0A_LOAD_SUBSYS_ID;
@@ -458,11 +462,13 @@ static void e1000_eeprom_init(E1000State *s)
     e[EEPROM_SUBSYSTEM_VENDOR] = E1000_SUBSYS_VENDOR;
     e[EEPROM_DEVICE_ID] = E1000_DEV_ID_82540EM;
     e[EEPROM_VENDOR_ID] = E1000_VENDOR_INTEL;
-    /* symmetric and asymmetric PAUSE advertised, autonegotiation on */
-    e[EEPROM_INIT_CONTROL2_REG] = EEPROM_WORD0F_PAUSE | EEPROM_WORD0F_ASM_DIR | EEPROM_WORD0F_ANE;
+    /* Autonegotiation on; no PAUSE advertised: the model neither sends nor
+     * honours PAUSE frames, so drivers that follow the EEPROM default to no
+     * flow control (SDM 5.6.x, word 0Fh bits 13:12). */
+    e[EEPROM_INIT_CONTROL2_REG] = EEPROM_WORD0F_ANE;
     e[EEPROM_SWDEF_PINS_CTRL_PORT_0] = 0x0000; /* software pins: inputs, low */
     e[EEPROM_CIRCUIT_CTRL] = 0x0000;
-    e[EEPROM_POWER] = 0x1E05; /* D0 3.0 W, D3 0.5 W (units of 0.1 W) */
+    e[EEPROM_POWER] = 0x1E05;                /* D0 3.0 W, D3 0.5 W (units of 0.1 W) */
     e[EEPROM_INIT_CONTROL3_PORT_A] = 0x0000; /* no APM wake-up (no WoL by default) */
     uint16_t sum = 0;
     for (int i = 0; i < EEPROM_CHECKSUM_REG; i++) {
@@ -476,9 +482,8 @@ static uint32_t get_eecd(E1000State *s, int index)
 {
     (void)index;
     E1000Eecd *ee = &s->eecd;
-    uint32_t v = s->mac_reg[R(E1000_EECD)] &
-                 (E1000_EECD_SK | E1000_EECD_CS | E1000_EECD_DI | E1000_EECD_FWE_MASK |
-                  E1000_EECD_REQ);
+    uint32_t v = s->mac_reg[R(E1000_EECD)] & (E1000_EECD_SK | E1000_EECD_CS | E1000_EECD_DI |
+                                              E1000_EECD_FWE_MASK | E1000_EECD_REQ);
     v |= E1000_EECD_PRES;
     if (v & E1000_EECD_REQ) {
         v |= E1000_EECD_GNT;
@@ -506,8 +511,8 @@ static void set_eecd(E1000State *s, int index, uint32_t val)
 {
     (void)index;
     E1000Eecd *ee = &s->eecd;
-    uint32_t keep = E1000_EECD_SK | E1000_EECD_CS | E1000_EECD_DI | E1000_EECD_FWE_MASK |
-                    E1000_EECD_REQ;
+    uint32_t keep =
+        E1000_EECD_SK | E1000_EECD_CS | E1000_EECD_DI | E1000_EECD_FWE_MASK | E1000_EECD_REQ;
     s->mac_reg[R(E1000_EECD)] = val & keep;
     if (!(val & E1000_EECD_REQ)) {
         /* not granted: the pins belong to the hardware */
@@ -588,7 +593,7 @@ static void phy_reset(E1000State *s)
     s->phy_reg[PHY_ID2] = M88E1011_PHY_ID2;
     s->phy_reg[PHY_AUTONEG_ADV] = NWAY_AR_SELECTOR_802_3 | NWAY_AR_10T_HD_CAPS |
                                   NWAY_AR_10T_FD_CAPS | NWAY_AR_100TX_HD_CAPS |
-                                  NWAY_AR_100TX_FD_CAPS | NWAY_AR_PAUSE | NWAY_AR_ASM_DIR;
+                                  NWAY_AR_100TX_FD_CAPS;
     s->phy_reg[PHY_NEXT_PAGE_TX] = 0x2001;
     s->phy_reg[PHY_1000T_CTRL] = CR_1000T_HD_CAPS | CR_1000T_FD_CAPS;
     s->phy_reg[PHY_EXT_STATUS] = IEEE_ESR_1000T_HD_CAPS | IEEE_ESR_1000T_FD_CAPS;
@@ -597,13 +602,54 @@ static void phy_reset(E1000State *s)
     s->phy_reg[M88E1000_LED_CTRL] = 0x4100;
 }
 
+enum { SPEED_10 = 0, SPEED_100 = 1, SPEED_1000 = 2 }; /* as STATUS.SPEED, PSSR 15:14 */
+
+/* The mode the PHY settles on with the virtual link partner, which offers
+ * everything from 10 half to 1000 full: the best mode both advertise, or
+ * what PHY_CTRL forces with autonegotiation off. False if there is no
+ * common mode (then there is no link). */
+static bool phy_resolve(const E1000State *s, unsigned *speed, bool *fd)
+{
+    uint16_t bmcr = s->phy_reg[PHY_CTRL];
+    if (!(bmcr & MII_CR_AUTO_NEG_EN)) {
+        *speed = (bmcr & MII_CR_SPEED_SELECT_MSB)   ? SPEED_1000
+                 : (bmcr & MII_CR_SPEED_SELECT_LSB) ? SPEED_100
+                                                    : SPEED_10;
+        *fd = bmcr & MII_CR_FULL_DUPLEX;
+        return true;
+    }
+    static const struct {
+        uint8_t reg;
+        uint16_t bit;
+        uint8_t speed;
+        bool fd;
+    } modes[] = {
+        {PHY_1000T_CTRL, CR_1000T_FD_CAPS, SPEED_1000, true},
+        {PHY_1000T_CTRL, CR_1000T_HD_CAPS, SPEED_1000, false},
+        {PHY_AUTONEG_ADV, NWAY_AR_100TX_FD_CAPS, SPEED_100, true},
+        {PHY_AUTONEG_ADV, NWAY_AR_100TX_HD_CAPS, SPEED_100, false},
+        {PHY_AUTONEG_ADV, NWAY_AR_10T_FD_CAPS, SPEED_10, true},
+        {PHY_AUTONEG_ADV, NWAY_AR_10T_HD_CAPS, SPEED_10, false},
+    };
+    for (unsigned i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (s->phy_reg[modes[i].reg] & modes[i].bit) {
+            *speed = modes[i].speed;
+            *fd = modes[i].fd;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The cable is plugged when the peer link is up; the PHY sees it unless it
  * is powered down or held in reset (CTRL.PHY_RST). Autonegotiation with the
  * virtual partner completes as soon as it is (re)started. */
 static bool phy_link_up(const E1000State *s)
 {
+    unsigned speed;
+    bool fd;
     return s->nic && !s->nic->link_down && !(s->phy_reg[PHY_CTRL] & MII_CR_POWER_DOWN) &&
-           !(s->mac_reg[R(E1000_CTRL)] & E1000_CTRL_PHY_RST);
+           !(s->mac_reg[R(E1000_CTRL)] & E1000_CTRL_PHY_RST) && phy_resolve(s, &speed, &fd);
 }
 
 enum { PHY_R = 1, PHY_W = 2 };
@@ -648,8 +694,7 @@ static uint16_t phy_read(E1000State *s, unsigned reg)
     }
     case PHY_LP_ABILITY: /* the partner: 10/100 half and full, no PAUSE */
         return link && an ? NWAY_LPAR_ACKNOWLEDGE | NWAY_AR_SELECTOR_802_3 | NWAY_AR_10T_HD_CAPS |
-                                NWAY_AR_10T_FD_CAPS | NWAY_AR_100TX_HD_CAPS |
-                                NWAY_AR_100TX_FD_CAPS
+                                NWAY_AR_10T_FD_CAPS | NWAY_AR_100TX_HD_CAPS | NWAY_AR_100TX_FD_CAPS
                           : 0;
     case PHY_AUTONEG_EXP:
         return link && an ? NWAY_ER_LP_NWAY_CAPS : 0;
@@ -657,10 +702,15 @@ static uint16_t phy_read(E1000State *s, unsigned reg)
         return link ? SR_1000T_LOCAL_RX_STATUS | SR_1000T_REMOTE_RX_STATUS | SR_1000T_LP_FD_CAPS |
                           SR_1000T_LP_HD_CAPS
                     : 0;
-    case M88E1000_PHY_SPEC_STATUS:
-        return link ? M88E1000_PSSR_1000MBS | M88E1000_PSSR_DPLX |
-                          M88E1000_PSSR_SPD_DPLX_RESOLVED | M88E1000_PSSR_LINK
-                    : 0;
+    case M88E1000_PHY_SPEC_STATUS: {
+        unsigned speed;
+        bool fd;
+        if (!link || !phy_resolve(s, &speed, &fd)) {
+            return 0;
+        }
+        return (uint16_t)(speed << 14 | (fd ? M88E1000_PSSR_DPLX : 0) |
+                          M88E1000_PSSR_SPD_DPLX_RESOLVED | M88E1000_PSSR_LINK);
+    }
     case M88E1000_INT_STATUS:
     case M88E1000_RX_ERR_CNTR:
     case PHY_LP_NEXT_PAGE:
@@ -676,12 +726,10 @@ static void phy_write(E1000State *s, unsigned reg, uint16_t val)
         return; /* read-only: the PHY ignores the write */
     }
     if (reg == PHY_CTRL) {
-        if (val & MII_CR_RESET) {
-            /* software reset: applies the configuration, keeps the
-             * registers software wrote (88E1011 behaviour) */
-        }
-        /* reset and restart-autonegotiation are self-clearing; with our
-         * partner autonegotiation finishes at once, so nothing to wait for */
+        /* RESET (a software reset: it applies the configuration and keeps
+         * what software wrote, as on the 88E1011) and RESTART_AUTO_NEG are
+         * self-clearing. With our partner autonegotiation finishes at once:
+         * the link is back before the driver's first poll. */
         val &= (uint16_t) ~(MII_CR_RESET | MII_CR_RESTART_AUTO_NEG);
         s->phy_reg[PHY_CTRL] = val;
         e1000_update_link(s, true);
@@ -775,6 +823,7 @@ static void e1000_reset(E1000State *s)
     memset(&s->eecd, 0, sizeof(s->eecd));
     s->tx.csum_ctx = (E1000TxContext){0};
     s->tx.tso_ctx = (E1000TxContext){0};
+    s->tx.ctx = (E1000TxContext){0};
     e1000_tx_reset_packet(&s->tx);
     s->ioaddr = 0;
 
@@ -821,10 +870,29 @@ static uint32_t mac_read_clr8(E1000State *s, int index)
     return v;
 }
 
+/* STATUS (SDM 13.4.2): speed and duplex follow the PHY unless CTRL forces
+ * them (FRCSPD / FRCDPX); ASDV is what the PHY detected. */
 static uint32_t get_status(E1000State *s, int index)
 {
     (void)index;
-    uint32_t v = E1000_STATUS_FD | E1000_STATUS_SPEED_1000 | E1000_STATUS_ASDV_1000;
+    uint32_t ctrl = s->mac_reg[R(E1000_CTRL)];
+    unsigned speed = SPEED_1000, phy_speed;
+    bool fd = true;
+    if (phy_resolve(s, &phy_speed, &fd)) {
+        speed = phy_speed;
+    }
+    phy_speed = speed;
+    if (ctrl & E1000_CTRL_FRCSPD) {
+        speed = (ctrl & E1000_CTRL_SPD_SEL) >> 8;
+        speed = speed > SPEED_1000 ? SPEED_1000 : speed;
+    }
+    if (ctrl & E1000_CTRL_FRCDPX) {
+        fd = ctrl & E1000_CTRL_FD;
+    }
+    uint32_t v = speed << 6 | phy_speed << 8;
+    if (fd) {
+        v |= E1000_STATUS_FD;
+    }
     if (s->link_up) {
         v |= E1000_STATUS_LU;
     }
@@ -1019,8 +1087,7 @@ static void set_rdtr(E1000State *s, int index, uint32_t val)
     s->mac_reg[index] = val & 0xffff;
     /* FPD (write-only): flush the partial descriptor block, i.e. fire the
      * pending receive-timer interrupt now */
-    if ((val & E1000_RDTR_FPD) &&
-        (timer_pending(s->rdtr_timer) || timer_pending(s->radv_timer))) {
+    if ((val & E1000_RDTR_FPD) && (timer_pending(s->rdtr_timer) || timer_pending(s->radv_timer))) {
         e1000_rx_irq_fire(s);
     }
 }
@@ -1380,7 +1447,7 @@ static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len)
         iov[n++] = (struct iovec){.iov_base = buf, .iov_len = len};
     }
 
-    if (!s->link_up) {
+    if (!s->link_up || !s->nic) {
         return; /* no carrier: the frame goes nowhere */
     }
     /* statistics count the frame as it is on the wire, FCS included */
@@ -1412,7 +1479,7 @@ static void xmit_seg(E1000State *s, bool last)
     E1000Tx *tx = &s->tx;
     uint8_t *p = tx->buf;
     uint32_t len = tx->size;
-    const E1000TxContext *c = tx->tse ? &tx->tso_ctx : &tx->csum_ctx;
+    const E1000TxContext *c = &tx->ctx;
 
     if (tx->tse) {
         uint32_t ipcss = c->ipcss, tucss = c->tucss;
@@ -1470,7 +1537,7 @@ static void tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
     if (tx->drop || len == 0) {
         return;
     }
-    if (tx->total + (uint64_t)len > E1000_TSO_MAX_PAYLOAD ||
+    if (tx->total + (uint64_t)len > E1000_TSO_MAX_DATA ||
         (!tx->tse && tx->size + (uint64_t)len > E1000_TX_MAX_FRAME)) {
         tx->drop = true;
         return;
@@ -1485,10 +1552,15 @@ static void tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
         return;
     }
 
-    const E1000TxContext *c = &tx->tso_ctx;
+    const E1000TxContext *c = &tx->ctx;
     uint32_t hdr = c->hdr_len, seg = c->hdr_len + c->mss;
     while (len > 0) {
-        /* each pass takes >= 1 byte: size < seg always holds here */
+        /* each pass takes >= 1 byte: size < seg always holds here (the
+         * context is the packet's own copy, mss > 0) */
+        if (tx->size >= seg) {
+            tx->drop = true;
+            return;
+        }
         uint32_t want = tx->size < hdr ? hdr - tx->size : seg - tx->size;
         uint32_t n = len < want ? len : want;
         if (dma_read(s->ram, addr, tx->buf + tx->size, n) < 0) {
@@ -1507,6 +1579,10 @@ static void tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
             xmit_seg(s, tx->tso_payload + c->mss >= c->paylen);
             memcpy(tx->buf, tx->header, hdr);
             tx->size = hdr;
+            if (tx->tso_frames >= E1000_TSO_MAX_SEGS) {
+                tx->drop = true;
+                return;
+            }
         }
     }
 }
@@ -1515,7 +1591,7 @@ static void tx_end_packet(E1000State *s)
 {
     E1000Tx *tx = &s->tx;
     if (tx->tse) {
-        uint32_t hdr = tx->tso_ctx.hdr_len;
+        uint32_t hdr = tx->ctx.hdr_len;
         /* the rest after the last full segment; nothing if HDRLEN was
          * beyond the data */
         if (!tx->drop && tx->hdr_saved &&
@@ -1537,8 +1613,11 @@ static void tx_start_packet(E1000State *s, bool tse, uint8_t popts)
     tx->in_packet = true;
     tx->tse = tse;
     tx->popts = popts;
+    /* A context descriptor that comes in the middle of this packet must not
+     * change how it is cut: the packet keeps a copy. */
+    tx->ctx = tse ? tx->tso_ctx : tx->csum_ctx;
     if (tse) {
-        const E1000TxContext *c = &tx->tso_ctx;
+        const E1000TxContext *c = &tx->ctx;
         /* an MSS of 0 or a segment larger than our frame buffer cannot be
          * segmented: the packet is consumed and counted as failed */
         if (c->mss == 0 || (uint32_t)c->hdr_len + c->mss > E1000_TX_MAX_FRAME) {
@@ -1698,8 +1777,8 @@ static bool receive_filter(E1000State *s, const uint8_t *buf, size_t len)
         if (!(rah & E1000_RAH_AV) || (rah & E1000_RAH_ASEL_MASK)) {
             continue; /* unused, or matches source addresses */
         }
-        uint8_t ra[ETH_ALEN] = {(uint8_t)ral, (uint8_t)(ral >> 8), (uint8_t)(ral >> 16),
-                                (uint8_t)(ral >> 24), (uint8_t)rah, (uint8_t)(rah >> 8)};
+        uint8_t ra[ETH_ALEN] = {(uint8_t)ral,         (uint8_t)(ral >> 8), (uint8_t)(ral >> 16),
+                                (uint8_t)(ral >> 24), (uint8_t)rah,        (uint8_t)(rah >> 8)};
         if (!memcmp(buf, ra, ETH_ALEN)) {
             return true;
         }
@@ -1971,8 +2050,8 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
     } else {
         /* 52:54:00:12:34:56, then :57, ... one per NIC */
         uint32_t tail = (0x12u << 16 | 0x34u << 8 | 0x56u) + (uint32_t)m->nr_nics;
-        const uint8_t mac[ETH_ALEN] = {0x52, 0x54, 0x00, (uint8_t)(tail >> 16),
-                                       (uint8_t)(tail >> 8), (uint8_t)tail};
+        const uint8_t mac[ETH_ALEN] = {
+            0x52, 0x54, 0x00, (uint8_t)(tail >> 16), (uint8_t)(tail >> 8), (uint8_t)tail};
         memcpy(s->macaddr, mac, ETH_ALEN);
     }
 
@@ -1980,8 +2059,8 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
     s->ram = &m->ram;
     e1000_eeprom_init(s);
     phy_reset(s);
-    pci_device_init(&s->pci, "e1000", E1000_VENDOR_INTEL, E1000_DEV_ID_82540EM,
-                    E1000_SUBSYS_VENDOR, E1000_SUBSYS_ID, E1000_CLASS_ETHERNET, E1000_REVISION);
+    pci_device_init(&s->pci, "e1000", E1000_VENDOR_INTEL, E1000_DEV_ID_82540EM, E1000_SUBSYS_VENDOR,
+                    E1000_SUBSYS_ID, E1000_CLASS_ETHERNET, E1000_REVISION);
     pci_register_bar(&s->pci, 0, E1000_MMIO_SIZE, false, &e1000_mmio_ops, s, "e1000-mmio");
     pci_register_bar(&s->pci, 1, E1000_IO_SIZE, true, &e1000_io_ops, s, "e1000-io");
     s->pci.config_written = e1000_config_written;

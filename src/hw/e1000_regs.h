@@ -96,7 +96,7 @@
 #define E1000_FFMT 0x09000     /* Flexible Filter Mask Table */
 #define E1000_FFVT 0x09800     /* Flexible Filter Value Table */
 
-#define E1000_MC_TBL_SIZE 128   /* MTA dwords */
+#define E1000_MC_TBL_SIZE 128 /* MTA dwords */
 #define E1000_VLAN_FILTER_TBL_SIZE 128
 #define E1000_RAR_ENTRIES 16
 
@@ -163,11 +163,11 @@
 #define E1000_STATS_LAST E1000_TSCTFC
 
 /* ---- CTRL ---- */
-#define E1000_CTRL_FD 0x00000001     /* Full duplex */
-#define E1000_CTRL_LRST 0x00000008   /* Link reset */
-#define E1000_CTRL_ASDE 0x00000020   /* Auto-speed detection enable */
-#define E1000_CTRL_SLU 0x00000040    /* Set link up */
-#define E1000_CTRL_ILOS 0x00000080   /* Invert loss of signal */
+#define E1000_CTRL_FD 0x00000001      /* Full duplex */
+#define E1000_CTRL_LRST 0x00000008    /* Link reset */
+#define E1000_CTRL_ASDE 0x00000020    /* Auto-speed detection enable */
+#define E1000_CTRL_SLU 0x00000040     /* Set link up */
+#define E1000_CTRL_ILOS 0x00000080    /* Invert loss of signal */
 #define E1000_CTRL_SPD_SEL 0x00000300 /* Speed select */
 #define E1000_CTRL_SPD_1000 0x00000200
 #define E1000_CTRL_FRCSPD 0x00000800 /* Force speed */
@@ -196,10 +196,10 @@
 #define E1000_STATUS_BUS64 0x00001000
 
 /* ---- EECD (SDM 13.4.3): software bit-bangs the Microwire EEPROM ---- */
-#define E1000_EECD_SK 0x00000001  /* clock */
-#define E1000_EECD_CS 0x00000002  /* chip select */
-#define E1000_EECD_DI 0x00000004  /* data into the EEPROM */
-#define E1000_EECD_DO 0x00000008  /* data out of the EEPROM */
+#define E1000_EECD_SK 0x00000001 /* clock */
+#define E1000_EECD_CS 0x00000002 /* chip select */
+#define E1000_EECD_DI 0x00000004 /* data into the EEPROM */
+#define E1000_EECD_DO 0x00000008 /* data out of the EEPROM */
 #define E1000_EECD_FWE_MASK 0x00000030
 #define E1000_EECD_FWE_DIS 0x00000010
 #define E1000_EECD_REQ 0x00000040  /* software requests access */
@@ -301,7 +301,7 @@
 #define E1000_RCTL_SECRC 0x04000000    /* strip Ethernet CRC */
 
 /* ---- RAH ---- */
-#define E1000_RAH_AV 0x80000000       /* address valid */
+#define E1000_RAH_AV 0x80000000        /* address valid */
 #define E1000_RAH_ASEL_MASK 0x00030000 /* 00: destination address */
 
 /* ---- RDTR ---- */
@@ -358,12 +358,12 @@ struct e1000_tx_desc {
 } __attribute__((packed));
 
 struct e1000_context_desc {
-    uint8_t ipcss;   /* IP checksum start */
-    uint8_t ipcso;   /* IP checksum offset */
-    uint16_t ipcse;  /* IP checksum end (inclusive, 0 = end of packet) */
-    uint8_t tucss;   /* TCP/UDP checksum start */
-    uint8_t tucso;   /* TCP/UDP checksum offset */
-    uint16_t tucse;  /* TCP/UDP checksum end (inclusive, 0 = end of packet) */
+    uint8_t ipcss;           /* IP checksum start */
+    uint8_t ipcso;           /* IP checksum offset */
+    uint16_t ipcse;          /* IP checksum end (inclusive, 0 = end of packet) */
+    uint8_t tucss;           /* TCP/UDP checksum start */
+    uint8_t tucso;           /* TCP/UDP checksum offset */
+    uint16_t tucse;          /* TCP/UDP checksum end (inclusive, 0 = end of packet) */
     uint32_t cmd_and_length; /* PAYLEN 19:0, DTYP 23:20, TUCMD 31:24 */
     uint8_t status;
     uint8_t hdr_len;
@@ -373,9 +373,9 @@ struct e1000_context_desc {
 #define E1000_TXD_DTYP_C 0x00000000 /* context descriptor */
 #define E1000_TXD_DTYP_D 0x00100000 /* data descriptor */
 #define E1000_TXD_DTYP_MASK 0x00F00000
-#define E1000_TXD_POPTS_IXSM 0x01   /* insert IP checksum */
-#define E1000_TXD_POPTS_TXSM 0x02   /* insert TCP/UDP checksum */
-#define E1000_TXD_CMD_EOP 0x01000000 /* end of packet */
+#define E1000_TXD_POPTS_IXSM 0x01     /* insert IP checksum */
+#define E1000_TXD_POPTS_TXSM 0x02     /* insert TCP/UDP checksum */
+#define E1000_TXD_CMD_EOP 0x01000000  /* end of packet */
 #define E1000_TXD_CMD_IFCS 0x02000000 /* insert FCS */
 #define E1000_TXD_CMD_IC 0x04000000   /* insert checksum (legacy) */
 #define E1000_TXD_CMD_RS 0x08000000   /* report status */

@@ -158,8 +158,8 @@ static E1000Fixture *fx_new_opts(const char *extra)
         return NULL;
     }
     /* what the driver's probe does: memory, I/O and bus mastering on */
-    pci_config_write(f->dev, PCI_COMMAND,
-                     PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+    pci_config_write(f->dev, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER,
+                     2);
     fx_now = 1000000000;
     clock_set_fake(&fx_now);
     return f;
