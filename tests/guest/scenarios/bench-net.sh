@@ -1,0 +1,32 @@
+#!/bin/sh
+# bench-net: numbers for bench/net.sh (not a test: it asserts nothing).
+#   E1KVM-RESULT netup_uptime S     guest uptime when eth0 had link and an address
+#   E1KVM-RESULT rtt_avg_ms X       20 pings to the host
+#   E1KVM-RESULT tcp_tx_mbps X      iperf3 guest -> host, 5 s
+#   E1KVM-RESULT tcp_rx_mbps X      iperf3 host -> guest (-R), 5 s
+#   E1KVM-RESULT udp_tx_pps X       iperf3 -u 64-byte datagrams guest -> host, 5 s
+#   E1KVM-RESULT irq_eth0 N         interrupts of eth0 after the run
+. /lib/e1kvm.sh
+cmdline_arg -v ifc e1kvm.iface eth0
+cmdline_arg -v addr e1kvm.ip 10.77.0.2/24
+cmdline_arg -v peer e1kvm.peer 10.77.0.1
+
+netup "$ifc" "$addr"
+wait_link "$ifc" 20
+# the host answers: network is up
+ping -c 1 -W 5 "$peer" >/dev/null 2>&1 || ping -c 1 -W 5 "$peer" >/dev/null 2>&1
+result netup_uptime "$(uptime_s)"
+echo "E1KVM-MARK begin"
+out=$(ping -c 20 -i 0.2 "$peer" 2>&1)
+rtt=${out##*min/avg/max = }
+rtt=${rtt#*/}
+result rtt_avg_ms "${rtt%%/*}"
+
+mbps() { awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /bits\/sec/) { v = $(i - 1); u = $i } }
+    END { if (u ~ /^K/) v /= 1000; if (u ~ /^G/) v *= 1000; if (u ~ /^bits/) v /= 1000000; print v + 0 }'; }
+result tcp_tx_mbps "$(iperf3 -c "$peer" -t 5 -f m 2>&1 | mbps)"
+result tcp_rx_mbps "$(iperf3 -c "$peer" -t 5 -R -f m 2>&1 | mbps)"
+pk=$(iperf3 -c "$peer" -u -b 100M -l 64 -t 5 2>&1 | awk '/sender/ { for (i = 1; i <= NF; i++) if ($i ~ /\//) { split($i, a, "/"); n = a[2] } } END { print n + 0 }')
+result udp_tx_pps "$((pk / 5))"
+echo "E1KVM-MARK end"
+result irq_eth0 "$(awk -v i="$ifc" '$NF == i { s = 0; for (k = 2; k < NF; k++) if ($k ~ /^[0-9]+$/) s += $k; print s }' /proc/interrupts)"
