@@ -1,0 +1,50 @@
+#!/bin/sh
+# e1000-promisc: the receive address filter, seen through tcpdump.  The host
+# pings 10.77.0.99, whose neighbour entry it pinned to 02:00:00:00:00:99 (a
+# MAC nobody has), and pings us; meanwhile tcpdump captures ICMP on eth0:
+#   1. promiscuous (tcpdump's default: RCTL.UPE set by the driver) -> the
+#      frames for 02:00:00:00:00:99 must be captured;
+#   2. tcpdump -p (not promiscuous) -> they must not be: the NIC drops them.
+# In both runs the host's pings to us must be captured (tcpdump works).
+#   E1KVM-RESULT promisc_other_mac N      frames to 02:00:00:00:00:99
+#   E1KVM-RESULT promisc_to_us N          echo requests to us
+#   E1KVM-RESULT nopromisc_other_mac N, nopromisc_to_us N
+. /scenarios/e1000-common.sh
+e1k_up || log "no carrier on $IFC"
+ip4=${ADDR%/*}
+
+# capture NAME [TCPDUMP-FLAGS]: tcpdump during host_step promisc_traffic
+capture() {
+	local name=$1 pid i=0 line other=0 us=0
+	shift
+	rm -f /tmp/td.out /tmp/td.err
+	# -Z root: keep root (no privilege drop); -l: line-buffered; -e: MACs
+	tcpdump -Z root -i "$IFC" -l -n -e "$@" icmp >/tmp/td.out 2>/tmp/td.err &
+	pid=$!
+	# wait (at most 30 s) until the capture really runs
+	while [ $i -lt 150 ]; do
+		line=""
+		read -r line </tmp/td.err 2>/dev/null
+		case $line in *"listening on"*) break ;; esac
+		sleep 0.2
+		i=$((i + 1))
+	done
+	case $line in *"listening on"*) ;; *) log "tcpdump did not start: $line" ;; esac
+	host_step promisc_traffic
+	kill -INT $pid
+	wait $pid
+	while read -r line; do
+		case $line in
+		*"> 02:00:00:00:00:99,"*) other=$((other + 1)) ;;
+		*"> $ip4: ICMP echo request"*) us=$((us + 1)) ;;
+		esac
+	done </tmp/td.out
+	result ${name}_other_mac $other
+	result ${name}_to_us $us
+	eval "${name}_other=\$other ${name}_us=\$us"
+}
+
+capture promisc
+capture nopromisc -p
+[ "$promisc_other" -ge 10 ] && [ "$nopromisc_other" = 0 ] &&
+	[ "$promisc_us" -ge 5 ] && [ "$nopromisc_us" -ge 5 ]
