@@ -58,7 +58,7 @@ echo "kernel $KERNEL, initrd $INITRD ($(($(stat -c %s "$INITRD") / 1024)) KiB), 
 E1KVM_CMD=("$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND")
 # QEMU: microvm (qboot firmware; -M pc's SeaBIOS does not finish here), KVM.
 # -cpu host needs arch-capabilities off on this host (QEMU asserts on MSR 0x10a).
-QEMU_CMD=("$QEMU" -M microvm -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1 -nographic
+QEMU_CMD=("$QEMU" -name bench,debug-threads=on -M microvm -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1 -nographic
     -no-reboot -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND")
 echo "e1kvm: ${E1KVM_CMD[*]}" >&2
 echo "qemu:  ${QEMU_CMD[*]}" >&2

@@ -38,7 +38,7 @@ io_ticks() {
     local t sum=0 comm
     for t in /proc/"$1"/task/*; do
         comm=$(cat "$t/comm" 2>/dev/null) || continue
-        case $comm in vcpu* | CPU*KVM*) continue ;; esac
+        case $comm in vcpu* | CPU*KVM* | kvm-*) continue ;; esac  # vCPUs; KVM's own kernel worker
         sum=$((sum + $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)))
     done
     echo $sum
@@ -110,7 +110,8 @@ run_vmm() {
     done
 }
 
-COMMON_QEMU=("$QEMU" -M microvm,pcie=on -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1 -nographic
+# debug-threads=on names QEMU's vCPU threads "CPU N/KVM" so they can be told apart
+COMMON_QEMU=("$QEMU" -name bench,debug-threads=on -M microvm,pcie=on -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1 -nographic
     -no-reboot -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
     -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off)
 run_vmm e1kvm "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" \
@@ -118,8 +119,8 @@ run_vmm e1kvm "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INI
 run_vmm qemu-e1000 "${COMMON_QEMU[@]}" -device e1000,netdev=n0
 run_vmm qemu-virtio "${COMMON_QEMU[@]}" -device virtio-net-pci,netdev=n0
 
-ratio() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ] && echo "scale=2; $1 / $2" | bc || echo NA; }
-per() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && echo "scale=2; $1 / $2" | bc || echo NA; }
+ratio() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ] && echo "scale=2; $1 / $2" | bc | sed 's/^\./0./' || echo NA; }
+per() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && echo "scale=3; $1 / $2" | bc | sed 's/^\./0./' || echo NA; }
 printf '\n| metric (median of %d) | e1kvm e1000 | QEMU e1000 | QEMU virtio-net | e1kvm / QEMU e1000 |\n|---|---|---|---|---|\n' "$RUNS"
 row() {
     printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$3")"

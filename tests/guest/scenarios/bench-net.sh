@@ -29,4 +29,6 @@ result tcp_rx_mbps "$(iperf3 -c "$peer" -t 5 -R -f m 2>&1 | mbps)"
 pk=$(iperf3 -c "$peer" -u -b 100M -l 64 -t 5 2>&1 | awk '/sender/ { for (i = 1; i <= NF; i++) if ($i ~ /\//) { split($i, a, "/"); n = a[2] } } END { print n + 0 }')
 result udp_tx_pps "$((pk / 5))"
 echo "E1KVM-MARK end"
-result irq_eth0 "$(awk -v i="$ifc" '$NF == i { s = 0; for (k = 2; k < NF; k++) if ($k ~ /^[0-9]+$/) s += $k; print s }' /proc/interrupts)"
+# the NIC's interrupt lines: e1000 names its line after the interface,
+# virtio-net after the device (virtio0-input.0, ...)
+result irq_eth0 "$(awk -v i="$ifc" '$NF == i || $NF ~ /^virtio[0-9]+-(input|output)/ { for (k = 2; k < NF; k++) if ($k ~ /^[0-9]+$/) s += $k } END { print s + 0 }' /proc/interrupts)"
