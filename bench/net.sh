@@ -114,10 +114,17 @@ run_vmm() {
 COMMON_QEMU=("$QEMU" -name bench,debug-threads=on -M microvm,pcie=on -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1 -nographic
     -no-reboot -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
     -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off)
-run_vmm e1kvm "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" \
-    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device e1000,netdev=n0
-run_vmm qemu-e1000 "${COMMON_QEMU[@]}" -device e1000,netdev=n0
-run_vmm qemu-virtio "${COMMON_QEMU[@]}" -device virtio-net-pci,netdev=n0
+# VMMS selects what to run (default all three); E1000_OPTS adds e1kvm device
+# properties, e.g. E1000_OPTS=,doorbells=off
+VMMS=${VMMS:-e1kvm qemu-e1000 qemu-virtio}
+for v in $VMMS; do
+    case $v in
+    e1kvm) run_vmm e1kvm "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" \
+        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device "e1000,netdev=n0${E1000_OPTS:-}" ;;
+    qemu-e1000) run_vmm qemu-e1000 "${COMMON_QEMU[@]}" -device e1000,netdev=n0 ;;
+    qemu-virtio) run_vmm qemu-virtio "${COMMON_QEMU[@]}" -device virtio-net-pci,netdev=n0 ;;
+    esac
+done
 
 ratio() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ] && echo "scale=2; $1 / $2" | bc | sed 's/^\./0./' || echo NA; }
 per() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && echo "scale=3; $1 / $2" | bc | sed 's/^\./0./' || echo NA; }

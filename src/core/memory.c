@@ -43,6 +43,70 @@ static bool overlaps(const MemoryRegion *a, uint64_t addr, uint64_t size)
     return addr < a->addr + a->size && a->addr < addr + size;
 }
 
+static void ioeventfd_register(AddressSpace *as, MemoryRegion *mr, IoEventFd *e)
+{
+    if (as && as->listener && !e->active)
+        e->active = as->listener->ioeventfd_add(as->listener->opaque, as, mr->addr + e->offset, e) == 0;
+}
+
+static void ioeventfd_unregister(AddressSpace *as, MemoryRegion *mr, IoEventFd *e)
+{
+    if (as && as->listener && e->active)
+        as->listener->ioeventfd_del(as->listener->opaque, as, mr->addr + e->offset, e);
+    e->active = false;
+}
+
+int memory_region_add_ioeventfd(MemoryRegion *mr, uint64_t offset, uint32_t len, bool match,
+                                uint64_t data, int fd)
+{
+    if (mr->nioeventfds == mr->ioeventfds_cap) {
+        size_t cap = mr->ioeventfds_cap ? mr->ioeventfds_cap * 2 : 16;
+        IoEventFd *n = realloc(mr->ioeventfds, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        mr->ioeventfds = n;
+        mr->ioeventfds_cap = cap;
+    }
+    IoEventFd *e = &mr->ioeventfds[mr->nioeventfds++];
+    *e = (IoEventFd){.offset = offset, .len = len, .match = match, .data = data, .fd = fd};
+    if (mr->mapped)
+        ioeventfd_register(mr->as, mr, e);
+    return 0;
+}
+
+void memory_region_del_ioeventfds(MemoryRegion *mr, int fd)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < mr->nioeventfds; i++) {
+        IoEventFd *e = &mr->ioeventfds[i];
+        if (e->fd == fd) {
+            if (mr->mapped)
+                ioeventfd_unregister(mr->as, mr, e);
+            continue;
+        }
+        mr->ioeventfds[out++] = *e;
+    }
+    mr->nioeventfds = out;
+}
+
+void address_space_set_listener(AddressSpace *as, const MemoryListener *l)
+{
+    as->listener = l;
+    for (size_t i = 0; i < as->nregions; i++) {
+        MemoryRegion *mr = as->regions[i];
+        for (size_t k = 0; k < mr->nioeventfds; k++)
+            ioeventfd_register(as, mr, &mr->ioeventfds[k]);
+    }
+}
+
+void address_space_drop_listener_state(AddressSpace *as)
+{
+    for (size_t i = 0; i < as->nregions; i++)
+        for (size_t k = 0; k < as->regions[i]->nioeventfds; k++)
+            as->regions[i]->ioeventfds[k].active = false;
+    as->listener = NULL;
+}
+
 int address_space_add(AddressSpace *as, MemoryRegion *mr)
 {
     if (mr->size == 0 || mr->addr + mr->size < mr->addr)
@@ -66,6 +130,9 @@ int address_space_add(AddressSpace *as, MemoryRegion *mr)
     as->regions[pos] = mr;
     as->nregions++;
     mr->mapped = true;
+    mr->as = as;
+    for (size_t k = 0; k < mr->nioeventfds; k++)
+        ioeventfd_register(as, mr, &mr->ioeventfds[k]);
     return 0;
 }
 
@@ -73,6 +140,8 @@ void address_space_del(AddressSpace *as, MemoryRegion *mr)
 {
     for (size_t i = 0; i < as->nregions; i++) {
         if (as->regions[i] == mr) {
+            for (size_t k = 0; k < mr->nioeventfds; k++)
+                ioeventfd_unregister(as, mr, &mr->ioeventfds[k]);
             memmove(&as->regions[i], &as->regions[i + 1],
                     (as->nregions - i - 1) * sizeof(*as->regions));
             as->nregions--;

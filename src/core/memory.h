@@ -45,6 +45,20 @@ typedef struct MemoryRegionOps {
     void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
 } MemoryRegionOps;
 
+/* A doorbell: a guest write of (optionally exactly) `data` to `offset` in a
+ * region signals eventfd `fd` instead of stopping the vCPU (KVM ioeventfd).
+ * The device learns of the write from the fd, later, on the main loop. */
+typedef struct IoEventFd {
+    uint64_t offset;
+    uint32_t len;
+    bool match; /* only this value (else any write of len bytes) */
+    uint64_t data;
+    int fd;
+    bool active; /* accepted by the accelerator (KVM may refuse: then the write exits as usual) */
+} IoEventFd;
+
+struct AddressSpace;
+
 typedef struct MemoryRegion {
     const char *name;
     uint64_t addr; /* guest address (MMIO) or port (PIO) */
@@ -53,18 +67,43 @@ typedef struct MemoryRegion {
     void *opaque;
     bool mapped;        /* currently in an AddressSpace */
     uint64_t accesses;  /* exits served by this region (statistics) */
+    struct AddressSpace *as; /* where it is mapped */
+    IoEventFd *ioeventfds;
+    size_t nioeventfds, ioeventfds_cap;
 } MemoryRegion;
+
+/* Who turns doorbells into accelerator state (KVM); NULL in unit tests,
+ * where doorbells stay inert and tests signal the fds themselves. */
+typedef struct MemoryListener {
+    /* returns 0 if the accelerator took it */
+    int (*ioeventfd_add)(void *opaque, struct AddressSpace *as, uint64_t addr, IoEventFd *e);
+    void (*ioeventfd_del)(void *opaque, struct AddressSpace *as, uint64_t addr, IoEventFd *e);
+    void *opaque;
+} MemoryListener;
 
 typedef struct AddressSpace {
     const char *name;          /* "mmio" or "pio" */
     MemoryRegion **regions;    /* sorted by addr, non-overlapping */
     size_t nregions, cap;
+    const MemoryListener *listener;
 } AddressSpace;
 
 void address_space_init(AddressSpace *as, const char *name);
 /* Insert a region at mr->addr. Returns -1 if it overlaps another one. */
 int address_space_add(AddressSpace *as, MemoryRegion *mr);
 void address_space_del(AddressSpace *as, MemoryRegion *mr);
+/* Doorbells of a region; they follow the region when it is (un)mapped or
+ * moved (a BAR reprogrammed). Returns -1 on allocation failure. */
+int memory_region_add_ioeventfd(MemoryRegion *mr, uint64_t offset, uint32_t len, bool match,
+                                uint64_t data, int fd);
+/* Remove every doorbell of the region that signals fd. */
+void memory_region_del_ioeventfds(MemoryRegion *mr, int fd);
+/* Attach an accelerator; (re)registers the doorbells of mapped regions
+ * (also used after the VM was re-created on reset). */
+void address_space_set_listener(AddressSpace *as, const MemoryListener *l);
+/* Forget accelerator state without telling it (the VM fd is gone). */
+void address_space_drop_listener_state(AddressSpace *as);
+
 /* Region containing addr (and offset inside it), or NULL. */
 MemoryRegion *address_space_find(AddressSpace *as, uint64_t addr, uint64_t *offset);
 /* Dispatch an access. Unclaimed reads return all ones (as on a real bus),
