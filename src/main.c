@@ -6,7 +6,10 @@
 #include "core/cmdline.h"
 #include "core/loop.h"
 #include "core/vm.h"
+#include "monitor/qmp.h"
 #include "qom/object.h"
+#include "trace/stats.h"
+#include "util/sandbox.h"
 
 static void on_signal(int sig)
 {
@@ -42,7 +45,10 @@ static int realize_objects(Vm *vm, Object **list, const char *const *opts, int n
         Object *obj = list[i];
         Error e = {{0}};
         if (obj->type->realize && obj->type->realize(obj, &vm->m, &e) < 0)
-            return error_setf(err, "-%s %s: %s", kind == TYPE_KIND_NETDEV ? "netdev" : "device",
+            return error_setf(err, "-%s %s: %s",
+                              kind == TYPE_KIND_NETDEV   ? "netdev"
+                              : kind == TYPE_KIND_OBJECT ? "object"
+                                                         : "device",
                               opts[i], e.msg);
         obj->next = vm->m.objects;
         vm->m.objects = obj;
@@ -68,13 +74,22 @@ int main(int argc, char **argv)
 
     static Vm vm;
     static Object *netdevs[CMDLINE_MAX_OBJS], *devices[CMDLINE_MAX_OBJS];
+    static Object *objects[CMDLINE_MAX_OBJS];
     if (!parse_objects(cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, netdevs, &err) ||
         !parse_objects(cl.devices, cl.ndevices, TYPE_KIND_DEVICE, devices, &err) ||
+        !parse_objects(cl.objects, cl.nobjects, TYPE_KIND_OBJECT, objects, &err) ||
         vm_init(&vm, &cl.vm, &err) < 0 ||
         realize_objects(&vm, netdevs, cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, &err) < 0 ||
-        realize_objects(&vm, devices, cl.devices, cl.ndevices, TYPE_KIND_DEVICE, &err) < 0) {
+        realize_objects(&vm, devices, cl.devices, cl.ndevices, TYPE_KIND_DEVICE, &err) < 0 ||
+        realize_objects(&vm, objects, cl.objects, cl.nobjects, TYPE_KIND_OBJECT, &err) < 0) {
         fprintf(stderr, "e1kvm: %s\n", err.msg);
         return 1;
+    }
+    for (int i = 0; i < cl.nqmp; i++) {
+        if (qmp_open(cl.qmp[i], &vm, &err) < 0) {
+            fprintf(stderr, "e1kvm: %s\n", err.msg);
+            return 1;
+        }
     }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
@@ -82,5 +97,26 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return vm_run(&vm);
+    /* Everything is open: give up root, then all but the system calls the
+     * VM needs from here on (util/sandbox.h, docs/SECURITY.md) */
+    if (cl.runas && sandbox_runas(cl.runas_uid, cl.runas_gid, &err) < 0) {
+        fprintf(stderr, "e1kvm: %s\n", err.msg);
+        return 1;
+    }
+    if (cl.sandbox) {
+        SandboxConfig sc = {0};
+        for (int i = 0; i < cl.nnetdevs; i++)
+            sc.host_sockets |= !strcmp(netdevs[i]->type->name, "user");
+        for (int i = 0; i < cl.nqmp; i++)
+            sc.unlink |= !strncmp(cl.qmp[i], "unix:", 5);
+        if (sandbox_enter(&sc, &err) < 0) {
+            fprintf(stderr, "e1kvm: %s\n", err.msg);
+            return 1;
+        }
+    }
+    int rc = vm_run(&vm);
+    qmp_vm_exited(&vm);
+    if (cl.stats)
+        exitstats_print(stderr, &vm);
+    return rc;
 }

@@ -4,10 +4,12 @@
 set -euo pipefail
 PKGS=(
     build-essential meson ninja-build pkg-config clang # build (clang: fuzzing)
+    libseccomp-dev libclang-rt-14-dev                  # -sandbox (seccomp); libFuzzer for tests/fuzz
     libcmocka-dev                                      # unit tests
+    libjson-c-dev libslirp-dev                         # QMP monitor; -netdev user
     iproute2 iputils-ping iperf3 ethtool tcpdump tshark socat # host side of the tests
     qemu-system-x86                                    # side-by-side benchmarks
-    linux-perf                                         # exit counting in benchmarks
+    linux-perf time bc                                 # benchmarks: exit counts, peak RSS
     linux-source-6.1 busybox-static bc flex bison libelf-dev libssl-dev cpio xz-utils patch # guest
 )
 missing=()

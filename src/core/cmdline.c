@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "qom/object.h"
+#include "trace/trace.h"
+#include "util/sandbox.h"
 
 void cmdline_usage(void)
 {
@@ -30,6 +32,19 @@ void cmdline_usage(void)
            "  -nographic          no display (the only mode; accepted for compatibility)\n"
            "  -serial stdio       COM1 on standard input/output (the default)\n"
            "  -no-reboot          exit when the guest reboots instead of booting again\n"
+           "  -sandbox on|off     seccomp filter: only the system calls needed (default on)\n"
+           "  -runas USER         drop root (to USER, a name or UID[:GID]) once set up\n"
+           "  -netdev user,id=ID[,hostfwd=tcp:127.0.0.1:HPORT-:GPORT][,restrict=on]\n"
+           "                      user-mode network (libslirp): DHCP, NAT, port forwarding\n"
+           "  -netdev socket,id=ID,listen=HOST:PORT | connect=HOST:PORT\n"
+           "                      frames over a TCP stream to another e1kvm (or QEMU)\n"
+           "  -object filter-dump,id=ID,netdev=ID,file=PATH[,maxlen=N]\n"
+           "                      write both directions of a netdev to a pcap file\n"
+           "  -trace [enable=]PATTERN[,events=FILE][,file=PATH]\n"
+           "                      trace the packet path (-trace help lists the events)\n"
+           "  -stats              print exit statistics (per reason, per register) at exit\n"
+           "  -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off\n"
+           "                      QMP monitor (stop, cont, set_link, query-exits, ...)\n"
            "  -version            print the version and exit\n"
            "  -help               print this help and exit\n",
            VM_MAX_VCPUS);
@@ -73,6 +88,7 @@ CmdlineResult cmdline_parse(int argc, char **argv, Cmdline *cl, Error *err)
     cl->vm.ram_size = 256ULL << 20;
     cl->vm.smp = 1;
     cl->vm.cpu_model = CPU_MODEL_AUTO;
+    cl->sandbox = true;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         /* QEMU accepts --opt as well as -opt */
@@ -95,8 +111,13 @@ CmdlineResult cmdline_parse(int argc, char **argv, Cmdline *cl, Error *err)
             cl->vm.no_reboot = true;
             continue;
         }
-        static const char *const with_arg[] = {"kernel", "initrd", "append", "m",      "smp",
-                                               "netdev", "device", "name",   "serial", "cpu"};
+        if (!strcmp(opt, "stats")) {
+            cl->stats = true;
+            continue;
+        }
+        static const char *const with_arg[] = {"kernel", "initrd", "append", "m",       "smp",
+                                               "netdev", "device", "name",   "serial",  "cpu",
+                                               "trace",  "qmp",    "object", "sandbox", "runas"};
         bool known = false;
         for (size_t k = 0; k < sizeof(with_arg) / sizeof(with_arg[0]); k++)
             known = known || !strcmp(opt, with_arg[k]);
@@ -146,6 +167,37 @@ CmdlineResult cmdline_parse(int argc, char **argv, Cmdline *cl, Error *err)
                 cl->vm.cpu_model = CPU_MODEL_AUTO;
             else
                 return error_setf(err, "-cpu: unknown CPU model '%s' (host, emulator, auto)", arg);
+        } else if (!strcmp(opt, "sandbox")) {
+            /* QEMU's form is on|off[,option=...]; only on and off here */
+            if (!strcmp(arg, "on"))
+                cl->sandbox = true;
+            else if (!strcmp(arg, "off"))
+                cl->sandbox = false;
+            else
+                return error_setf(err, "-sandbox: expects on or off, not '%s'", arg);
+        } else if (!strcmp(opt, "runas")) {
+            if (sandbox_lookup_user(arg, &cl->runas_uid, &cl->runas_gid, err) < 0)
+                return CMDLINE_ERROR;
+            cl->runas = arg;
+        } else if (!strcmp(opt, "trace")) {
+            int t = trace_parse_opt(arg, err);
+            if (t < 0)
+                return CMDLINE_ERROR;
+            if (t > 0)
+                return CMDLINE_EXIT;
+        } else if (!strcmp(opt, "qmp")) {
+            if (cl->nqmp == CMDLINE_MAX_QMP)
+                return error_setf(err, "too many -qmp options (at most %d)", CMDLINE_MAX_QMP);
+            cl->qmp[cl->nqmp++] = arg;
+        } else if (!strcmp(opt, "object")) {
+            int h = maybe_help(arg, TYPE_KIND_OBJECT, err);
+            if (h < 0)
+                return CMDLINE_ERROR;
+            if (h > 0)
+                return CMDLINE_EXIT;
+            if (cl->nobjects == CMDLINE_MAX_OBJS)
+                return error_setf(err, "too many -object options (at most %d)", CMDLINE_MAX_OBJS);
+            cl->objects[cl->nobjects++] = arg;
         } else if (!strcmp(opt, "netdev") || !strcmp(opt, "device")) {
             TypeKind kind = opt[0] == 'n' ? TYPE_KIND_NETDEV : TYPE_KIND_DEVICE;
             int h = maybe_help(arg, kind, err);

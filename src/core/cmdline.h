@@ -3,10 +3,13 @@
 #ifndef E1KVM_CORE_CMDLINE_H
 #define E1KVM_CORE_CMDLINE_H
 
+#include <sys/types.h>
+
 #include "core/vm.h"
 #include "util/error.h"
 
 #define CMDLINE_MAX_OBJS 32
+#define CMDLINE_MAX_QMP 4
 
 typedef struct Cmdline {
     VmConfig vm;
@@ -14,6 +17,18 @@ typedef struct Cmdline {
     int nnetdevs;
     const char *devices[CMDLINE_MAX_OBJS];
     int ndevices;
+    /* observing and driving the VM (trace/, monitor/, net/dump.c); -trace
+     * takes effect while parsing */
+    const char *objects[CMDLINE_MAX_OBJS]; /* -object */
+    int nobjects;
+    const char *qmp[CMDLINE_MAX_QMP]; /* -qmp */
+    int nqmp;
+    bool stats; /* -stats: exit statistics on stderr at the end */
+    /* confinement (util/sandbox.h, docs/SECURITY.md) */
+    bool sandbox;      /* -sandbox on|off: seccomp filter (default on) */
+    const char *runas; /* -runas USER: drop root after setup (NULL: stay) */
+    uid_t runas_uid;   /* ... resolved while parsing */
+    gid_t runas_gid;
 } Cmdline;
 
 typedef enum CmdlineResult {

@@ -87,6 +87,11 @@ void memory_region_del_ioeventfds(MemoryRegion *mr, int fd)
         mr->ioeventfds[out++] = *e;
     }
     mr->nioeventfds = out;
+    if (out == 0) { /* the last doorbell went: give the table back */
+        free(mr->ioeventfds);
+        mr->ioeventfds = NULL;
+        mr->ioeventfds_cap = 0;
+    }
 }
 
 void address_space_set_listener(AddressSpace *as, const MemoryListener *l)

@@ -14,6 +14,8 @@
 
 #include "core/loop.h"
 #include "core/vm.h"
+#include "trace/stats.h"
+#include "trace/trace.h"
 
 #define SIG_VCPU_KICK SIGUSR1
 
@@ -63,7 +65,11 @@ int vcpu_create(Vm *vm, int id, Error *err)
         handler_installed = true;
     }
     Vcpu *v = &vm->vcpus[id];
+    /* exit counts survive a guest reset: statistics are since start */
+    uint64_t exits[VM_EXIT_REASONS];
+    memcpy(exits, v->exits, sizeof(exits));
     memset(v, 0, sizeof(*v));
+    memcpy(v->exits, exits, sizeof(exits));
     v->vm = vm;
     v->id = id;
     v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
@@ -137,12 +143,23 @@ static void handle_io(Vcpu *v)
     uint32_t count = run->io.count;
     if (count > 4096 || run->io.data_offset + (uint64_t)count * size > (uint64_t)v->vm->run_size)
         count = 0;
+    bool out = run->io.direction == KVM_EXIT_IO_OUT;
     device_lock();
     for (uint32_t i = 0; i < count; i++, data += size) {
-        if (run->io.direction == KVM_EXIT_IO_OUT)
+        uint64_t off = run->io.port;
+        MemoryRegion *mr = address_space_find(&v->vm->m.pio, run->io.port, &off);
+        exitstats_record(mr, off, true, out);
+        if (out)
             address_space_write(&v->vm->m.pio, run->io.port, data, size);
         else
             address_space_read(&v->vm->m.pio, run->io.port, data, size);
+        if (TRACE_ON(vcpu_exit)) {
+            uint64_t val = 0;
+            memcpy(&val, data, size > 8 ? 8 : size);
+            trace_emit(TRACE_vcpu_exit, "IO %s port=%#x size=%u data=%#llx region=%s",
+                       out ? "out" : "in", run->io.port, size, (unsigned long long)val,
+                       mr ? mr->name : "-");
+        }
     }
     device_unlock();
 }
@@ -151,11 +168,21 @@ static void handle_mmio(Vcpu *v)
 {
     struct kvm_run *run = v->run;
     unsigned len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    uint64_t off = run->mmio.phys_addr;
     device_lock();
+    MemoryRegion *mr = address_space_find(&v->vm->m.mmio, run->mmio.phys_addr, &off);
+    exitstats_record(mr, off, false, run->mmio.is_write);
     if (run->mmio.is_write)
         address_space_write(&v->vm->m.mmio, run->mmio.phys_addr, run->mmio.data, len);
     else
         address_space_read(&v->vm->m.mmio, run->mmio.phys_addr, run->mmio.data, len);
+    if (TRACE_ON(vcpu_exit)) {
+        uint64_t val = 0;
+        memcpy(&val, run->mmio.data, len);
+        trace_emit(TRACE_vcpu_exit, "MMIO %s addr=%#llx size=%u data=%#llx region=%s+%#llx",
+                   run->mmio.is_write ? "write" : "read", (unsigned long long)run->mmio.phys_addr,
+                   len, (unsigned long long)val, mr ? mr->name : "-", (unsigned long long)off);
+    }
     device_unlock();
 }
 
@@ -180,6 +207,71 @@ static void check_dead_halt(Vcpu *v)
     atomic_store(&v->dead_halt, dead);
 }
 
+/* stop / cont (the QMP monitor): vCPU threads park here, outside KVM_RUN,
+ * until the VM is resumed or stopped for good. */
+static pthread_mutex_t pause_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pause_cv = PTHREAD_COND_INITIALIZER;
+static atomic_bool pause_requested;
+static int paused_vcpus;
+
+static void vcpu_pause_point(Vcpu *v)
+{
+    pthread_mutex_lock(&pause_mu);
+    if (atomic_load(&pause_requested) && !atomic_load(&v->vm->stopping)) {
+        TRACE(vcpu_pause, "vcpu%d paused", v->id);
+        paused_vcpus++;
+        pthread_cond_broadcast(&pause_cv);
+        while (atomic_load(&pause_requested) && !atomic_load(&v->vm->stopping))
+            pthread_cond_wait(&pause_cv, &pause_mu);
+        paused_vcpus--;
+        TRACE(vcpu_pause, "vcpu%d resumed", v->id);
+    }
+    pthread_mutex_unlock(&pause_mu);
+}
+
+bool vm_is_paused(Vm *vm)
+{
+    (void)vm;
+    return atomic_load(&pause_requested);
+}
+
+/* Called on the main loop with the device lock held. Returns once every
+ * running vCPU has parked (or after a second: a vCPU that does not come out
+ * of KVM_RUN cannot run guest code either once it does). The device lock is
+ * released while waiting, since a vCPU may be waiting for it to finish an
+ * MMIO access before it reaches its pause point. */
+void vm_pause(Vm *vm)
+{
+    if (atomic_exchange(&pause_requested, true))
+        return;
+    int want = 0;
+    for (int i = 0; i < vm->cfg.smp; i++) {
+        if (vm->vcpus[i].thread_started) {
+            want++;
+            vcpu_kick(&vm->vcpus[i]);
+        }
+    }
+    device_unlock();
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 1;
+    pthread_mutex_lock(&pause_mu);
+    while (paused_vcpus < want && !atomic_load(&vm->stopping))
+        if (pthread_cond_timedwait(&pause_cv, &pause_mu, &dl) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&pause_mu);
+    device_lock();
+}
+
+void vm_resume(Vm *vm)
+{
+    (void)vm;
+    pthread_mutex_lock(&pause_mu);
+    atomic_store(&pause_requested, false);
+    pthread_cond_broadcast(&pause_cv);
+    pthread_mutex_unlock(&pause_mu);
+}
+
 static void *vcpu_thread(void *arg)
 {
     Vcpu *v = arg;
@@ -195,6 +287,8 @@ static void *vcpu_thread(void *arg)
     while (!atomic_load(&vm->stopping)) {
         if (atomic_exchange(&v->check_halt, false))
             check_dead_halt(v);
+        if (atomic_load(&pause_requested))
+            vcpu_pause_point(v);
         int r = ioctl(v->fd, KVM_RUN, 0);
         v->run->immediate_exit = 0;
         if (r < 0) {
@@ -209,6 +303,8 @@ static void *vcpu_thread(void *arg)
         unsigned reason = v->run->exit_reason;
         if (reason < VM_EXIT_REASONS)
             v->exits[reason]++;
+        if (TRACE_ON(vcpu_exit) && reason != KVM_EXIT_IO && reason != KVM_EXIT_MMIO)
+            trace_emit(TRACE_vcpu_exit, "%s", kvm_exit_reason_name(reason));
         switch (reason) {
         case KVM_EXIT_IO:
             handle_io(v);
@@ -294,4 +390,8 @@ void vcpu_kick(Vcpu *v)
     if (v->run)
         v->run->immediate_exit = 1; /* covers a kick that lands before KVM_RUN */
     pthread_kill(v->thread, SIG_VCPU_KICK);
+    /* a paused vCPU waits on the condition variable, not in KVM_RUN */
+    pthread_mutex_lock(&pause_mu);
+    pthread_cond_broadcast(&pause_cv);
+    pthread_mutex_unlock(&pause_mu);
 }

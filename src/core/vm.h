@@ -43,6 +43,7 @@ typedef enum VmStopReason {
     VM_STOP_RESET,    /* guest asked for a reset */
     VM_STOP_SIGNAL,   /* SIGINT / SIGTERM: exit 0 */
     VM_STOP_ERROR,    /* KVM internal error, failed entry...: exit 1 */
+    VM_STOP_QUIT,     /* QMP "quit": exit 0 */
 } VmStopReason;
 
 struct Vm;
@@ -67,6 +68,7 @@ typedef struct Vm {
     int run_size;
     uint32_t tsc_khz;
     bool emulated_kernel_host; /* this host's KVM runs guest kernels in its emulator */
+    bool has_ioeventfd;        /* device doorbells handled inside KVM */
     Vcpu vcpus[VM_MAX_VCPUS];
     atomic_int stop_reason;
     atomic_bool stopping;
@@ -97,6 +99,12 @@ int vcpu_create(Vm *vm, int id, Error *err);
 int vcpu_start(Vcpu *v);
 void vcpu_kick(Vcpu *v);
 void vcpu_destroy(Vcpu *v);
+/* stop / cont: park every vCPU outside KVM_RUN (main loop, device lock held;
+ * returns when they are parked), let them run again; the state survives a
+ * guest reset. */
+void vm_pause(Vm *vm);
+void vm_resume(Vm *vm);
+bool vm_is_paused(Vm *vm);
 const char *kvm_exit_reason_name(unsigned reason);
 /* boot/ */
 int linux_load(Vm *vm, Error *err);

@@ -27,15 +27,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "core/loop.h"
 #include "core/machine.h"
 #include "core/memory.h"
+#include "hw/e1000_names.h"
 #include "hw/e1000_regs.h"
 #include "hw/pci.h"
 #include "net/net.h"
 #include "qom/object.h"
+#include "trace/stats.h"
+#include "trace/trace.h"
 #include "util/error.h"
 
 #define E1000_NREGS (E1000_MMIO_SIZE >> 2)
@@ -57,6 +63,23 @@
 #define E1000_TX_BUF (E1000_TX_MAX_FRAME + 256)
 #define E1000_TSO_MAX_DATA (0x10000 + 256)
 #define E1000_TSO_MAX_SEGS 4096
+
+/* Work per run of the transmit or the receive unit. A guest register write
+ * (TDT, TCTL, RDT, RCTL, ...) runs the unit for at most this much work and
+ * returns; what is left continues from the main loop (tx_timer / rx_timer
+ * armed for "now"), as the hardware too works through its rings after the
+ * write has completed. So no ring content can hold a vCPU (or the device
+ * lock) for long: QEMU can be made to spend seconds in one TDT write. A
+ * unit is about one byte copied or checksummed; each frame handed on costs
+ * E1000_FRAME_COST more (a TAP write is a system call that the host stack
+ * may turn into real work, ~1-5 us) and each descriptor E1000_DESC_COST.
+ * One run is then at most ~128 small frames, 4 frames of 64 KiB or 8192
+ * descriptors: ~1 ms at worst (tests/unit/test_cve.c measures it). A
+ * descriptor whose TSO segments exceed the budget is left half done and
+ * resumed (E1000Tx.desc_pending). */
+#define E1000_WORK_BUDGET (512u * 1024)
+#define E1000_FRAME_COST 4096u
+#define E1000_DESC_COST 64u
 
 #define ETH_ALEN 6
 #define ETH_HLEN 14
@@ -101,6 +124,12 @@ typedef struct E1000Tx {
     uint32_t tso_frames;  /* segments sent for this packet */
     uint32_t tso_payload; /* payload bytes sent in those segments */
     uint32_t total;       /* bytes taken from descriptors for this packet */
+    /* the descriptor at TDH, fetched and partly processed when the work
+     * budget ran out in the middle of its TSO segments */
+    bool desc_pending;
+    uint8_t desc[16];
+    uint64_t desc_addr; /* its data not yet taken */
+    uint32_t desc_left;
     uint8_t header[256];
     uint8_t buf[E1000_TX_BUF];
 } E1000Tx;
@@ -116,11 +145,18 @@ typedef struct E1000Eecd {
     uint8_t addr;
 } E1000Eecd;
 
+/* Doorbells per ring: one eventfd per tail value up to this many (KVM allows
+ * ~1000 ioeventfds per bus in all; the Linux driver's rings are 256). A tail
+ * value without a doorbell still works: its write exits as usual. */
+#define E1000_DOORBELL_MAX 256
+enum { DB_TX, DB_RX };
+
 typedef struct E1000State {
     Object obj; /* first: the object model's handle */
     /* properties */
     char *netdev_id;
     MacProp conf_mac;
+    bool doorbells; /* doorbells=off: every TDT/RDT write exits (for comparison) */
 
     PCIDevice pci;
     GuestMemory *ram;
@@ -138,6 +174,17 @@ typedef struct E1000State {
     Timer *tidv_timer, *tadv_timer, *rdtr_timer, *radv_timer, *mit_timer;
     int64_t tidv_deadline, rdtr_deadline; /* timers re-armed lazily */
     int64_t next_irq_ns;                  /* ITR: earliest next assertion */
+
+    /* work budget (E1000_WORK_BUDGET): the rest of a run continues here */
+    Timer *tx_timer, *rx_timer;
+    uint32_t tx_work, rx_work;          /* spent in the current run */
+    int64_t tx_run_start, rx_run_start; /* when it began (clock_ns) */
+    bool rx_flushing;                   /* a guest write is releasing queued frames */
+
+    /* doorbells: TDT/RDT writes that KVM turns into eventfd signals */
+    int db_epfd;                                /* -1: none */
+    int db_fd[2][E1000_DOORBELL_MAX];           /* [ring][value] */
+    uint32_t db_count[2];                       /* values registered per ring */
 
     E1000Tx tx;
     uint8_t rx_buf[E1000_RX_BUF];
@@ -312,6 +359,10 @@ static void e1000_update_irq(E1000State *s)
 {
     if (!(s->mac_reg[R(E1000_ICR)] & s->mac_reg[R(E1000_IMS)])) {
         timer_del(s->mit_timer);
+        if (TRACE_ON(e1000_irq) && s->pci.irq_level) {
+            trace_emit(TRACE_e1000_irq, "lower (ICR=%#x IMS=%#x)", s->mac_reg[R(E1000_ICR)],
+                       s->mac_reg[R(E1000_IMS)]);
+        }
         pci_set_irq(&s->pci, 0);
         return;
     }
@@ -322,11 +373,13 @@ static void e1000_update_irq(E1000State *s)
     int64_t now = clock_ns();
     if (itr && now < s->next_irq_ns) {
         if (!timer_pending(s->mit_timer)) {
+            TRACE(e1000_irq, "held back by ITR for %lld ns", (long long)(s->next_irq_ns - now));
             timer_mod(s->mit_timer, s->next_irq_ns);
         }
         return;
     }
     s->next_irq_ns = now + (int64_t)itr * 256;
+    TRACE(e1000_irq, "raise (ICR=%#x IMS=%#x)", s->mac_reg[R(E1000_ICR)], s->mac_reg[R(E1000_IMS)]);
     pci_set_irq(&s->pci, 1);
 }
 
@@ -344,6 +397,12 @@ static void set_interrupt_cause(E1000State *s, uint32_t val)
 static void set_ics(E1000State *s, uint32_t cause)
 {
     if (cause) {
+        if (TRACE_ON(e1000_set_ics)) {
+            char names[96];
+            trace_emit(TRACE_e1000_set_ics, "cause=%s ICR=%#x IMS=%#x",
+                       e1000_icr_names(cause, names, sizeof(names)),
+                       s->mac_reg[R(E1000_ICR)] | cause, s->mac_reg[R(E1000_IMS)]);
+        }
         set_interrupt_cause(s, s->mac_reg[R(E1000_ICR)] | cause);
     }
 }
@@ -778,6 +837,8 @@ static void e1000_update_link(E1000State *s, bool notify)
         return;
     }
     s->link_up = up;
+    TRACE(e1000_link, "%s (STATUS.LU=%d)%s", s->obj.id ? s->obj.id : "e1000", up,
+          notify ? ", LSC" : "");
     if (notify) {
         set_ics(s, E1000_ICR_LSC);
     }
@@ -799,6 +860,7 @@ static void e1000_tx_reset_packet(E1000Tx *tx)
     tx->vlan_tci = 0;
     tx->legacy_ic = false;
     tx->size = tx->tso_frames = tx->tso_payload = tx->total = 0;
+    tx->desc_pending = false;
 }
 
 static void e1000_load_rar0(E1000State *s)
@@ -818,6 +880,8 @@ static void e1000_reset(E1000State *s)
     timer_del(s->rdtr_timer);
     timer_del(s->radv_timer);
     timer_del(s->mit_timer);
+    timer_del(s->tx_timer);
+    timer_del(s->rx_timer);
     s->next_irq_ns = 0;
     memset(s->mac_reg, 0, sizeof(s->mac_reg));
     memset(&s->eecd, 0, sizeof(s->eecd));
@@ -928,9 +992,12 @@ static void set_16bit(E1000State *s, int index, uint32_t val)
 }
 
 /* RDLEN/TDLEN: a multiple of 128 bytes; the low 7 bits read as zero. */
+static void e1000_doorbells_setup(E1000State *s, int ring);
+
 static void set_dlen(E1000State *s, int index, uint32_t val)
 {
     s->mac_reg[index] = val & 0x000FFF80;
+    e1000_doorbells_setup(s, index == R(E1000_TDLEN) ? DB_TX : DB_RX);
 }
 
 /* RDBAL/TDBAL: 16-byte aligned; the low 4 bits read as zero. */
@@ -942,6 +1009,15 @@ static void set_dbal(E1000State *s, int index, uint32_t val)
 static void set_rah(E1000State *s, int index, uint32_t val)
 {
     s->mac_reg[index] = val & 0x8003FFFF;
+    net_rx_filter_changed(s->nic); /* an address (RAL, then RAH) was written */
+}
+
+static void set_mta(E1000State *s, int index, uint32_t val)
+{
+    if (s->mac_reg[index] != val) {
+        net_rx_filter_changed(s->nic);
+    }
+    s->mac_reg[index] = val;
 }
 
 static void set_fcrtl(E1000State *s, int index, uint32_t val)
@@ -1062,16 +1138,47 @@ static bool e1000_rx_enabled(const E1000State *s)
     return (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_EN) && bus_master(s);
 }
 
-/* Packets that waited in the net layer can come in now. */
+/* Packets that waited in the net layer can come in now: one run's worth
+ * (E1000_WORK_BUDGET, enforced by e1000_can_receive), the rest from
+ * rx_timer. */
 static void e1000_flush_rx(E1000State *s)
 {
-    if (s->nic && e1000_rx_enabled(s) && rx_free_descs(s)) {
+    if (s->nic && e1000_rx_enabled(s) && rx_free_descs(s) && !s->rx_flushing) {
+        s->rx_work = 0;
+        s->rx_run_start = clock_ns();
+        s->rx_flushing = true;
         net_flush_queued(s->nic);
+        s->rx_flushing = false;
     }
+}
+
+static void e1000_rx_continue(void *opaque)
+{
+    e1000_flush_rx(opaque);
+}
+
+/* Account @n units of work to a run, saturating. */
+static void work_add(uint32_t *work, uint32_t n)
+{
+    *work = *work > UINT32_MAX - n ? UINT32_MAX : *work + n;
+}
+
+/* A run spent its budget: the next one starts after a pause as long as the
+ * run took. The device lock is then free at least half of the time while a
+ * guest keeps the unit busy, so a vCPU waiting for it gets it (a mutex
+ * released and at once re-taken by the main loop would let it starve). */
+static void continue_later(Timer *t, int64_t run_start)
+{
+    int64_t now = clock_ns(), took = now - run_start;
+    timer_mod(t, now + (took > 0 ? took : 1));
 }
 
 static void set_rctl(E1000State *s, int index, uint32_t val)
 {
+    const uint32_t filter = E1000_RCTL_UPE | E1000_RCTL_MPE | E1000_RCTL_BAM | E1000_RCTL_VFE;
+    if ((s->mac_reg[index] ^ val) & filter) {
+        net_rx_filter_changed(s->nic);
+    }
     s->mac_reg[index] = val;
     e1000_flush_rx(s); /* enabling reception releases what waited */
 }
@@ -1257,7 +1364,7 @@ static const MacRegWriteOp macreg_writeops[] = {
     [R(E1000_TADV)] = set_16bit,
     [R(E1000_TSPMT)] = mac_writereg,
     [R(E1000_RXCSUM)] = set_rxcsum,
-    RANGE(E1000_MTA, E1000_MTA + 4 * E1000_MC_TBL_SIZE - 4) = mac_writereg,
+    RANGE(E1000_MTA, E1000_MTA + 4 * E1000_MC_TBL_SIZE - 4) = set_mta,
     RANGE(E1000_VFTA, E1000_VFTA + 4 * E1000_VLAN_FILTER_TBL_SIZE - 4) = mac_writereg,
     [R(E1000_WUC)] = mac_writereg,
     [R(E1000_WUFC)] = mac_writereg,
@@ -1287,14 +1394,25 @@ static MacRegWriteOp ra_writeop(unsigned index)
 
 static uint32_t e1000_reg_read(E1000State *s, unsigned index)
 {
+    uint32_t v = 0; /* reserved or unimplemented: reads as zero */
     if (index < N_READOPS && macreg_readops[index]) {
-        return macreg_readops[index](s, (int)index);
+        v = macreg_readops[index](s, (int)index);
     }
-    return 0; /* reserved or unimplemented: reads as zero */
+    if (TRACE_ON(e1000_mmio_read)) {
+        char name[24];
+        trace_emit(TRACE_e1000_mmio_read, "%s -> %#x",
+                   e1000_reg_name(index << 2, name, sizeof(name)), v);
+    }
+    return v;
 }
 
 static void e1000_reg_write(E1000State *s, unsigned index, uint32_t val)
 {
+    if (TRACE_ON(e1000_mmio_write)) {
+        char name[24];
+        trace_emit(TRACE_e1000_mmio_write, "%s <- %#x",
+                   e1000_reg_name(index << 2, name, sizeof(name)), val);
+    }
     MacRegWriteOp op = ra_writeop(index);
     if (!op && index < N_WRITEOPS) {
         op = macreg_writeops[index];
@@ -1320,6 +1438,102 @@ static bool reg_write_is_action(unsigned index)
     }
 }
 
+/* ---- doorbells ----
+ *
+ * The tail registers are the device's doorbells: the guest writes TDT to
+ * hand over packets and RDT to hand back buffers. Instead of a VM exit per
+ * write, each possible tail value of a ring gets a KVM ioeventfd with a
+ * datamatch: the vCPU goes on at once, and the main loop learns which value
+ * was written from which eventfd fired. Tails only move forward (the guest
+ * cannot pass the head), so when several fired the newest is the one
+ * furthest ahead of the current tail. Every register access the guest makes
+ * to the device first takes in the doorbells that rang, so the guest never
+ * sees them out of order (e.g. reading TDT back). */
+static void e1000_doorbells_drop(E1000State *s, int ring)
+{
+    MemoryRegion *mr = &s->pci.bar[0].region;
+    for (uint32_t v = 0; v < s->db_count[ring]; v++) {
+        memory_region_del_ioeventfds(mr, s->db_fd[ring][v]);
+        close(s->db_fd[ring][v]);
+    }
+    s->db_count[ring] = 0;
+}
+
+static void e1000_doorbells_take(E1000State *s)
+{
+    if (s->db_epfd < 0 || (!s->db_count[DB_TX] && !s->db_count[DB_RX])) {
+        return;
+    }
+    struct epoll_event ev[64];
+    int n = epoll_wait(s->db_epfd, ev, 64, 0);
+    uint32_t best[2] = {0, 0};
+    bool rang[2] = {false, false};
+    for (int i = 0; i < n; i++) {
+        int ring = (int)(ev[i].data.u32 >> 16);
+        uint32_t v = ev[i].data.u32 & 0xffff;
+        uint64_t cnt;
+        if (ring > DB_RX || v >= s->db_count[ring] ||
+            read(s->db_fd[ring][v], &cnt, sizeof(cnt)) != sizeof(cnt)) {
+            continue;
+        }
+        exitstats_record_doorbell(&s->pci.bar[0].region, ring == DB_TX ? E1000_TDT : E1000_RDT,
+                                  cnt);
+        uint32_t size = s->db_count[ring];
+        uint32_t cur = s->mac_reg[ring == DB_TX ? R(E1000_TDT) : R(E1000_RDT)];
+        uint32_t dist = (v + size - cur % size) % size;
+        if (!rang[ring] || dist > (best[ring] + size - cur % size) % size) {
+            best[ring] = v;
+        }
+        rang[ring] = true;
+    }
+    if (rang[DB_RX]) {
+        TRACE(e1000_mmio_write, "RDT <- %#x (doorbell: KVM ioeventfd, no exit)", best[DB_RX]);
+        set_rdt(s, R(E1000_RDT), best[DB_RX]);
+    }
+    if (rang[DB_TX]) {
+        TRACE(e1000_mmio_write, "TDT <- %#x (doorbell: KVM ioeventfd, no exit)", best[DB_TX]);
+        set_tdt(s, R(E1000_TDT), best[DB_TX]);
+    }
+}
+
+static void e1000_doorbell_ready(void *opaque)
+{
+    e1000_doorbells_take(opaque);
+}
+
+/* (Re)build the doorbells of a ring after its length changed. */
+static void e1000_doorbells_setup(E1000State *s, int ring)
+{
+    if (s->db_epfd < 0) {
+        return;
+    }
+    e1000_doorbells_take(s); /* what rang belongs to the old ring */
+    e1000_doorbells_drop(s, ring);
+    uint32_t len = s->mac_reg[ring == DB_TX ? R(E1000_TDLEN) : R(E1000_RDLEN)];
+    uint32_t descs = len / 16; /* legacy and extended descriptors: 16 bytes */
+    uint32_t n = descs < E1000_DOORBELL_MAX ? descs : E1000_DOORBELL_MAX;
+    /* a ring longer than the table has values without doorbells; they
+     * exit, and would then race with doorbells: keep it simple and exact */
+    if (descs > E1000_DOORBELL_MAX) {
+        n = 0;
+    }
+    uint64_t off = ring == DB_TX ? E1000_TDT : E1000_RDT;
+    MemoryRegion *mr = &s->pci.bar[0].region;
+    for (uint32_t v = 0; v < n; v++) {
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = ((uint32_t)ring << 16) | v};
+        if (fd < 0 || epoll_ctl(s->db_epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+            memory_region_add_ioeventfd(mr, off, 4, true, v, fd) < 0) {
+            if (fd >= 0) {
+                close(fd);
+            }
+            break; /* out of fds: the remaining values exit as usual */
+        }
+        s->db_fd[ring][v] = fd;
+        s->db_count[ring] = v + 1;
+    }
+}
+
 /* Accesses of 1, 2, 4 or 8 bytes at any offset: each dword touched is read
  * whole (with its side effects) or written whole; a partial write merges the
  * new bytes into the register's current value. */
@@ -1327,6 +1541,7 @@ static uint64_t e1000_mmio_read(void *opaque, uint64_t addr, unsigned size)
 {
     E1000State *s = opaque;
     uint64_t val = 0;
+    e1000_doorbells_take(s);
     if (size > 8 || addr >= E1000_MMIO_SIZE) {
         return 0;
     }
@@ -1345,6 +1560,7 @@ static uint64_t e1000_mmio_read(void *opaque, uint64_t addr, unsigned size)
 static void e1000_mmio_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 {
     E1000State *s = opaque;
+    e1000_doorbells_take(s);
     if (size > 8 || addr >= E1000_MMIO_SIZE) {
         return;
     }
@@ -1448,8 +1664,11 @@ static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len)
     }
 
     if (!s->link_up || !s->nic) {
+        TRACE(e1000_send_packet, "len=%u lost: no carrier", wire);
         return; /* no carrier: the frame goes nowhere */
     }
+    TRACE(e1000_send_packet, "len=%u%s", wire, vlan ? " VLAN tag inserted" : "");
+    work_add(&s->tx_work, E1000_FRAME_COST + wire);
     /* statistics count the frame as it is on the wire, FCS included */
     stat_inc(s, E1000_GPTC, 1);
     stat_inc(s, E1000_TPT, 1);
@@ -1464,7 +1683,9 @@ static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len)
     bool loopback = (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_LBM_MASK) == E1000_RCTL_LBM_MAC ||
                     (s->phy_reg[PHY_CTRL] & MII_CR_LOOPBACK);
     if (loopback) {
-        e1000_receive_iov(s->nic, iov, n); /* diagnostics: straight back in */
+        /* diagnostics: straight back in (the receive side's work counts too) */
+        work_add(&s->tx_work, E1000_FRAME_COST + wire);
+        e1000_receive_iov(s->nic, iov, n);
         return;
     }
     /* The guest is never held back: if the peer is busy the frame waits in
@@ -1519,6 +1740,21 @@ static void xmit_seg(E1000State *s, bool last)
     if (tx->legacy_ic) {
         insert_csum(p, len, tx->legacy_css, tx->legacy_cso, 0, true);
     }
+    if (TRACE_ON(e1000_xmit_seg)) {
+        /* the checksums as inserted, "-" where none was asked for */
+        char ip[8] = "-", l4[8] = "-", leg[8] = "-";
+        if ((tx->popts & E1000_TXD_POPTS_IXSM) && c->ipcso + 2u <= len) {
+            snprintf(ip, sizeof(ip), "%#06x", ld16be(p + c->ipcso));
+        }
+        if ((tx->popts & E1000_TXD_POPTS_TXSM) && c->tucso + 2u <= len) {
+            snprintf(l4, sizeof(l4), "%#06x", ld16be(p + c->tucso));
+        }
+        if (tx->legacy_ic && tx->legacy_cso + 2u <= len) {
+            snprintf(leg, sizeof(leg), "%#06x", ld16be(p + tx->legacy_cso));
+        }
+        trace_emit(TRACE_e1000_xmit_seg, "len=%u%s seg=%u ip_csum=%s l4_csum=%s legacy_csum=%s",
+                   len, tx->tse ? " TSO" : "", tx->tso_frames, ip, l4, leg);
+    }
     e1000_send_packet(s, p, len);
     if (tx->tse) {
         tx->tso_frames++;
@@ -1530,28 +1766,39 @@ static void xmit_seg(E1000State *s, bool last)
  * packet is capped at E1000_TX_MAX_FRAME (a bigger one is dropped whole,
  * never written past the buffer). With TSO every HDRLEN + MSS bytes make a
  * segment that leaves at once. */
-static void tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
+static bool tx_tso_data(E1000State *s, uint64_t addr, uint32_t len);
+
+static bool tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
 {
     E1000Tx *tx = &s->tx;
 
     if (tx->drop || len == 0) {
-        return;
+        return true;
     }
     if (tx->total + (uint64_t)len > E1000_TSO_MAX_DATA ||
         (!tx->tse && tx->size + (uint64_t)len > E1000_TX_MAX_FRAME)) {
         tx->drop = true;
-        return;
+        return true;
     }
     tx->total += len;
+    work_add(&s->tx_work, len);
     if (!tx->tse) {
         if (dma_read(s->ram, addr, tx->buf + tx->size, len) < 0) {
             tx->drop = true; /* buffer outside RAM: the frame cannot be fetched */
-            return;
+            return true;
         }
         tx->size += len;
-        return;
+        return true;
     }
+    return tx_tso_data(s, addr, len);
+}
 
+/* TSO: every HDRLEN + MSS bytes make a segment that leaves at once. Returns
+ * false if the run's work budget ran out with data left: the rest is kept
+ * in tx.desc_addr / desc_left for the next run (start_xmit). */
+static bool tx_tso_data(E1000State *s, uint64_t addr, uint32_t len)
+{
+    E1000Tx *tx = &s->tx;
     const E1000TxContext *c = &tx->ctx;
     uint32_t hdr = c->hdr_len, seg = c->hdr_len + c->mss;
     while (len > 0) {
@@ -1559,13 +1806,13 @@ static void tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
          * context is the packet's own copy, mss > 0) */
         if (tx->size >= seg) {
             tx->drop = true;
-            return;
+            return true;
         }
         uint32_t want = tx->size < hdr ? hdr - tx->size : seg - tx->size;
         uint32_t n = len < want ? len : want;
         if (dma_read(s->ram, addr, tx->buf + tx->size, n) < 0) {
             tx->drop = true;
-            return;
+            return true;
         }
         tx->size += n;
         addr += n;
@@ -1581,10 +1828,17 @@ static void tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
             tx->size = hdr;
             if (tx->tso_frames >= E1000_TSO_MAX_SEGS) {
                 tx->drop = true;
-                return;
+                return true;
+            }
+            if (len > 0 && s->tx_work >= E1000_WORK_BUDGET) {
+                tx->desc_pending = true;
+                tx->desc_addr = addr;
+                tx->desc_left = len;
+                return false;
             }
         }
     }
+    return true;
 }
 
 static void tx_end_packet(E1000State *s)
@@ -1635,58 +1889,63 @@ static void tx_vlan(E1000State *s, uint32_t cmd, uint16_t special)
 }
 
 /* One descriptor (SDM 3.3.3 legacy, 3.3.6 context, 3.3.7 data). */
-static void process_tx_desc(E1000State *s, const uint8_t *d)
+static bool process_tx_desc(E1000State *s, const uint8_t *d)
 {
     E1000Tx *tx = &s->tx;
     uint64_t addr = ld64le(d);
     uint32_t lower = ld32le(d + 8), upper = ld32le(d + 12);
     uint32_t dtyp = lower & E1000_TXD_DTYP_MASK;
+    bool legacy = !(lower & E1000_TXD_CMD_DEXT);
+    bool done;
 
-    if (lower & E1000_TXD_CMD_DEXT) {
-        if (dtyp == E1000_TXD_DTYP_C) {
-            /* context: offsets for the packets that follow */
-            E1000TxContext *c = (lower & E1000_TXD_CMD_TSE) ? &tx->tso_ctx : &tx->csum_ctx;
-            c->ipcss = (uint8_t)addr;
-            c->ipcso = (uint8_t)(addr >> 8);
-            c->ipcse = (uint16_t)(addr >> 16);
-            c->tucss = (uint8_t)(addr >> 32);
-            c->tucso = (uint8_t)(addr >> 40);
-            c->tucse = (uint16_t)(addr >> 48);
-            c->paylen = lower & E1000_TXD_LEN_MASK;
-            c->ip = lower & E1000_TXD_CMD_IP;
-            c->tcp = lower & E1000_TXD_CMD_TCP;
-            c->hdr_len = (uint8_t)(upper >> 8);
-            c->mss = (uint16_t)(upper >> 16);
-            return;
-        }
-        if (dtyp != E1000_TXD_DTYP_D) {
-            return; /* reserved descriptor type: consumed, nothing sent */
-        }
-        if (!tx->in_packet) {
-            tx_start_packet(s, lower & E1000_TXD_CMD_TSE, (uint8_t)(upper >> 8));
-        }
-        tx_vlan(s, lower, (uint16_t)(upper >> 16));
-        tx_add_data(s, addr, lower & E1000_TXD_LEN_MASK);
+    if (tx->desc_pending) {
+        /* the rest of a descriptor that an earlier run left half done */
+        tx->desc_pending = false;
+        done = tx_tso_data(s, tx->desc_addr, tx->desc_left);
+    } else if (!legacy && dtyp == E1000_TXD_DTYP_C) {
+        /* context: offsets for the packets that follow */
+        E1000TxContext *c = (lower & E1000_TXD_CMD_TSE) ? &tx->tso_ctx : &tx->csum_ctx;
+        c->ipcss = (uint8_t)addr;
+        c->ipcso = (uint8_t)(addr >> 8);
+        c->ipcse = (uint16_t)(addr >> 16);
+        c->tucss = (uint8_t)(addr >> 32);
+        c->tucso = (uint8_t)(addr >> 40);
+        c->tucse = (uint16_t)(addr >> 48);
+        c->paylen = lower & E1000_TXD_LEN_MASK;
+        c->ip = lower & E1000_TXD_CMD_IP;
+        c->tcp = lower & E1000_TXD_CMD_TCP;
+        c->hdr_len = (uint8_t)(upper >> 8);
+        c->mss = (uint16_t)(upper >> 16);
+        return true;
+    } else if (!legacy && dtyp != E1000_TXD_DTYP_D) {
+        return true; /* reserved descriptor type: consumed, nothing sent */
     } else {
         if (!tx->in_packet) {
-            tx_start_packet(s, false, 0);
+            tx_start_packet(s, !legacy && (lower & E1000_TXD_CMD_TSE),
+                            legacy ? 0 : (uint8_t)(upper >> 8));
         }
         tx_vlan(s, lower, (uint16_t)(upper >> 16));
-        tx_add_data(s, addr, lower & E1000_TXD_LEGACY_LEN_MASK);
-        if (lower & E1000_TXD_CMD_EOP) {
-            /* CSO/CSS/IC count in the last descriptor of the packet */
-            tx->legacy_ic = lower & E1000_TXD_CMD_IC;
-            tx->legacy_cso = (uint8_t)(lower >> 16);
-            tx->legacy_css = (uint8_t)(upper >> 8);
-        }
+        done =
+            tx_add_data(s, addr, lower & (legacy ? E1000_TXD_LEGACY_LEN_MASK : E1000_TXD_LEN_MASK));
+    }
+    if (!done) {
+        return false; /* work budget spent: continued by the next run */
+    }
+    if (legacy && (lower & E1000_TXD_CMD_EOP)) {
+        /* CSO/CSS/IC count in the last descriptor of the packet */
+        tx->legacy_ic = lower & E1000_TXD_CMD_IC;
+        tx->legacy_cso = (uint8_t)(lower >> 16);
+        tx->legacy_css = (uint8_t)(upper >> 8);
     }
     if (lower & E1000_TXD_CMD_EOP) {
         tx_end_packet(s);
     }
+    return true;
 }
 
 /* Run the ring from TDH to TDT. At most one pass over the ring per call
- * (CVE-2015-6815, CVE-2016-1981): a guest cannot keep us here. A head or
+ * (CVE-2015-6815, CVE-2016-1981) and at most E1000_WORK_BUDGET of work: a
+ * guest cannot keep us here; what is left runs from tx_timer. A head or
  * tail outside the ring, an empty ring or a descriptor outside RAM stops
  * the walk without touching memory. */
 static void start_xmit(E1000State *s)
@@ -1699,21 +1958,43 @@ static void start_xmit(E1000State *s)
     if (!(s->mac_reg[R(E1000_TCTL)] & E1000_TCTL_EN) || !bus_master(s) || n == 0) {
         return;
     }
+    TRACE(e1000_start_xmit, "TDH=%u TDT=%u ring=%u descriptors at %#llx", s->mac_reg[R(E1000_TDH)],
+          s->mac_reg[R(E1000_TDT)], n, (unsigned long long)base);
+    s->tx_work = 0;
+    s->tx_run_start = clock_ns();
     for (uint32_t budget = n; budget > 0; budget--) {
         uint32_t tdh = s->mac_reg[R(E1000_TDH)], tdt = s->mac_reg[R(E1000_TDT)];
         if (tdh == tdt || tdh >= n || tdt >= n) {
             break;
         }
-        uint64_t da = base + (uint64_t)tdh * sizeof(struct e1000_tx_desc);
-        uint8_t d[16];
-        if (dma_read(s->ram, da, d, sizeof(d)) < 0) {
+        if (s->tx_work >= E1000_WORK_BUDGET) {
+            continue_later(s->tx_timer, s->tx_run_start); /* the rest in the next run */
             break;
         }
-        process_tx_desc(s, d);
+        uint64_t da = base + (uint64_t)tdh * sizeof(struct e1000_tx_desc);
+        uint8_t d[16];
+        if (s->tx.desc_pending) {
+            memcpy(d, s->tx.desc, sizeof(d)); /* fetched by an earlier run */
+        } else if (dma_read(s->ram, da, d, sizeof(d)) < 0) {
+            break;
+        }
+        work_add(&s->tx_work, E1000_DESC_COST);
+        if (TRACE_ON(e1000_process_tx_desc)) {
+            char desc[200];
+            trace_emit(TRACE_e1000_process_tx_desc, "[%u] %s", tdh,
+                       e1000_tx_desc_describe(d, desc, sizeof(desc)));
+        }
+        if (!process_tx_desc(s, d)) {
+            memcpy(s->tx.desc, d, sizeof(d));
+            continue_later(s->tx_timer, s->tx_run_start); /* the rest in the next run */
+            break;
+        }
         uint32_t lower = ld32le(d + 8);
         if (lower & (E1000_TXD_CMD_RS | E1000_TXD_CMD_RPS)) {
             /* write back DD in the status byte only (SDM 3.3.3.2) */
             uint8_t sta = d[12] | E1000_TXD_STAT_DD;
+            TRACE(e1000_dma_write, "TX descriptor [%u] status DD at %#llx len=1", tdh,
+                  (unsigned long long)(da + 12));
             dma_write(s->ram, da + 12, &sta, 1);
             cause |= tx_writeback_cause(s, lower & E1000_TXD_CMD_IDE);
         }
@@ -1724,6 +2005,11 @@ static void start_xmit(E1000State *s)
         cause |= E1000_ICR_TXQE;
     }
     set_ics(s, cause);
+}
+
+static void e1000_tx_continue(void *opaque)
+{
+    start_xmit(opaque);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1746,7 +2032,7 @@ static unsigned mta_hash(uint32_t rctl, const uint8_t *da)
 }
 
 /* Does the frame pass the address and VLAN filters (SDM 3.2.1)? */
-static bool receive_filter(E1000State *s, const uint8_t *buf, size_t len)
+static bool receive_filter(E1000State *s, const uint8_t *buf, size_t len, const char **why)
 {
     uint32_t rctl = s->mac_reg[R(E1000_RCTL)];
 
@@ -1754,21 +2040,26 @@ static bool receive_filter(E1000State *s, const uint8_t *buf, size_t len)
         uint16_t tci = ld16be(buf + 14);
         unsigned vid = tci & 0xfff;
         if (!(s->mac_reg[R(E1000_VFTA) + (vid >> 5)] & (1u << (vid & 31)))) {
+            *why = "VLAN ID not in VFTA";
             return false;
         }
         if ((rctl & E1000_RCTL_CFIEN) && !!(tci & 0x1000) != !!(rctl & E1000_RCTL_CFI)) {
+            *why = "VLAN CFI bit differs from RCTL.CFI";
             return false;
         }
     }
     bool mcast = buf[0] & 1;
     bool bcast = !memcmp(buf, eth_bcast, ETH_ALEN);
     if (!mcast && (rctl & E1000_RCTL_UPE)) {
+        *why = "unicast promiscuous (RCTL.UPE)";
         return true;
     }
     if (mcast && (rctl & E1000_RCTL_MPE)) {
+        *why = "multicast promiscuous (RCTL.MPE)";
         return true;
     }
     if (bcast && (rctl & E1000_RCTL_BAM)) {
+        *why = "broadcast (RCTL.BAM)";
         return true;
     }
     for (int i = 0; i < E1000_RAR_ENTRIES; i++) {
@@ -1780,15 +2071,18 @@ static bool receive_filter(E1000State *s, const uint8_t *buf, size_t len)
         uint8_t ra[ETH_ALEN] = {(uint8_t)ral,         (uint8_t)(ral >> 8), (uint8_t)(ral >> 16),
                                 (uint8_t)(ral >> 24), (uint8_t)rah,        (uint8_t)(rah >> 8)};
         if (!memcmp(buf, ra, ETH_ALEN)) {
+            *why = i ? "exact address match (RAL/RAH[1..15])" : "own address (RAL/RAH[0])";
             return true;
         }
     }
     if (mcast) {
         unsigned h = mta_hash(rctl, buf);
         if (s->mac_reg[R(E1000_MTA) + (h >> 5)] & (1u << (h & 31))) {
+            *why = "multicast hash bit set in MTA";
             return true;
         }
     }
+    *why = mcast ? "multicast, hash bit clear in MTA" : "unicast to another address";
     return false;
 }
 
@@ -1854,6 +2148,10 @@ static bool e1000_can_receive(NetClient *nc)
     if (!e1000_rx_enabled(s)) {
         return false;
     }
+    if (s->rx_flushing && s->rx_work >= E1000_WORK_BUDGET) {
+        continue_later(s->rx_timer, s->rx_run_start); /* the rest in the next run */
+        return false;
+    }
     if (!rx_free_descs(s)) {
         stat_inc(s, E1000_RNBC, 1); /* a frame found no buffer (it waits) */
         return false;
@@ -1879,6 +2177,8 @@ static void e1000_rx_store(E1000State *s, const uint8_t *buf, size_t total, uint
         size_t chunk = total - off < bsize ? total - off : bsize;
         bool last = off + chunk == total;
         if (dma_read(s->ram, da, d, sizeof(d)) == 0) {
+            TRACE(e1000_dma_write, "RX buffer of descriptor [%u] at %#llx len=%zu%s", idx,
+                  (unsigned long long)ld64le(d), chunk, last ? " EOP" : "");
             dma_write(s->ram, ld64le(d), buf + off, chunk);
             /* length, checksum, errors and special first; status (DD) last
              * so that a polling guest never sees DD before the rest */
@@ -1906,11 +2206,18 @@ static ssize_t e1000_receive_iov(NetClient *nc, const struct iovec *iov, int iov
     uint8_t *buf = s->rx_buf;
 
     if (!e1000_rx_enabled(s)) {
+        TRACE(e1000_receive_iov, "len=%zu: RX disabled, waits in the queue", size);
         return 0; /* wait in the queue until RCTL.EN */
     }
     if (!s->link_up) {
+        TRACE(e1000_receive_iov, "len=%zu: lost, no carrier", size);
         return size; /* no carrier: lost on the wire */
     }
+    if (s->rx_flushing) {
+        work_add(&s->rx_work, E1000_FRAME_COST + (uint32_t)(size < 0x20000 ? size : 0x20000));
+    }
+    TRACE(e1000_receive_iov, "len=%zu RDH=%u RDT=%u", size, s->mac_reg[R(E1000_RDH)],
+          s->mac_reg[R(E1000_RDT)]);
     size_t maxlen = (rctl & E1000_RCTL_LPE) ? E1000_MAX_FRAME_LPE : E1000_MAX_FRAME_STD;
     if (size + 4 > maxlen) {
         stat_inc(s, E1000_TPR, 1);
@@ -1925,7 +2232,15 @@ static ssize_t e1000_receive_iov(NetClient *nc, const struct iovec *iov, int iov
         memset(buf + len, 0, E1000_MIN_FRAME - len);
         len = E1000_MIN_FRAME;
     }
-    if (!receive_filter(s, buf, len)) {
+    const char *why = "";
+    bool pass = receive_filter(s, buf, len, &why);
+    if (TRACE_ON(e1000_receive_filter)) {
+        trace_emit(TRACE_e1000_receive_filter,
+                   "%s dst=%02x:%02x:%02x:%02x:%02x:%02x ethertype=%#06x: %s",
+                   pass ? "accept" : "reject", buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
+                   ld16be(buf + 12), why);
+    }
+    if (!pass) {
         stat_inc(s, E1000_TPR, 1);
         stat_add64(s, E1000_TORL, len + 4);
         return size;
@@ -1948,6 +2263,8 @@ static ssize_t e1000_receive_iov(NetClient *nc, const struct iovec *iov, int iov
         return size;
     }
     if (rx_free_descs(s) < need) {
+        TRACE(e1000_receive_iov, "len=%zu: %u descriptors free, %u needed: waits for RDT", size,
+              rx_free_descs(s), need);
         stat_inc(s, E1000_RNBC, 1);
         return 0; /* wait for RDT to move */
     }
@@ -2012,13 +2329,49 @@ static void e1000_config_written(PCIDevice *d, uint32_t addr, uint32_t val, int 
 static void e1000_nc_cleanup(NetClient *nc)
 {
     E1000State *s = nc->opaque;
+    if (s->db_epfd >= 0) {
+        e1000_doorbells_drop(s, DB_TX);
+        e1000_doorbells_drop(s, DB_RX);
+        loop_set_fd_handler(s->db_epfd, NULL, NULL, NULL);
+        close(s->db_epfd);
+        s->db_epfd = -1;
+    }
     timer_free(s->tidv_timer);
     timer_free(s->tadv_timer);
     timer_free(s->rdtr_timer);
     timer_free(s->radv_timer);
     timer_free(s->mit_timer);
     s->tidv_timer = s->tadv_timer = s->rdtr_timer = s->radv_timer = s->mit_timer = NULL;
+    timer_free(s->tx_timer);
+    timer_free(s->rx_timer);
+    s->tx_timer = s->rx_timer = NULL;
     s->nic = NULL;
+}
+
+/* QMP query-rx-filter: the filter registers as the guest programmed them. */
+static void e1000_query_rx_filter(NetClient *nc, NetRxFilter *f)
+{
+    E1000State *s = nc->opaque;
+    uint32_t rctl = s->mac_reg[R(E1000_RCTL)];
+    memset(f, 0, sizeof(*f));
+    f->promiscuous = rctl & E1000_RCTL_UPE;
+    f->multicast_all = rctl & E1000_RCTL_MPE;
+    f->broadcast_allowed = rctl & E1000_RCTL_BAM;
+    f->vlan_filter = rctl & E1000_RCTL_VFE;
+    for (int i = 0; i < E1000_RAR_ENTRIES; i++) {
+        uint32_t ral = s->mac_reg[R(E1000_RA) + 2 * i], rah = s->mac_reg[R(E1000_RA) + 2 * i + 1];
+        uint8_t a[ETH_ALEN] = {(uint8_t)ral,         (uint8_t)(ral >> 8), (uint8_t)(ral >> 16),
+                               (uint8_t)(ral >> 24), (uint8_t)rah,        (uint8_t)(rah >> 8)};
+        if (i == 0) {
+            memcpy(f->main_mac, a, ETH_ALEN);
+        } else if ((rah & E1000_RAH_AV) && (a[0] & 1)) {
+            memcpy(f->multicast[f->n_multicast++], a, ETH_ALEN);
+        } else if (rah & E1000_RAH_AV) {
+            memcpy(f->unicast[f->n_unicast++], a, ETH_ALEN);
+        }
+    }
+    memcpy(f->mc_hash, &s->mac_reg[R(E1000_MTA)], sizeof(f->mc_hash));
+    memcpy(f->vlan_table, &s->mac_reg[R(E1000_VFTA)], sizeof(f->vlan_table));
 }
 
 static const NetClientInfo e1000_net_info = {
@@ -2028,6 +2381,7 @@ static const NetClientInfo e1000_net_info = {
     .receive_iov = e1000_receive_iov,
     .link_status_changed = e1000_set_link_status,
     .cleanup = e1000_nc_cleanup,
+    .query_rx_filter = e1000_query_rx_filter,
 };
 
 static int e1000_realize(Object *obj, Machine *m, Error *err)
@@ -2063,14 +2417,23 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
                     E1000_SUBSYS_ID, E1000_CLASS_ETHERNET, E1000_REVISION);
     pci_register_bar(&s->pci, 0, E1000_MMIO_SIZE, false, &e1000_mmio_ops, s, "e1000-mmio");
     pci_register_bar(&s->pci, 1, E1000_IO_SIZE, true, &e1000_io_ops, s, "e1000-io");
+    exitstats_set_namer(&s->pci.bar[0].region, e1000_mmio_reg_name);
+    exitstats_set_namer(&s->pci.bar[1].region, e1000_io_reg_name);
     s->pci.config_written = e1000_config_written;
+    s->db_epfd = s->doorbells ? epoll_create1(EPOLL_CLOEXEC) : -1;
+    if (s->db_epfd >= 0) {
+        loop_set_fd_handler(s->db_epfd, e1000_doorbell_ready, NULL, s);
+    }
 
     s->tidv_timer = timer_new(e1000_tidv_cb, s);
     s->tadv_timer = timer_new(e1000_tx_irq_fire, s);
     s->rdtr_timer = timer_new(e1000_rdtr_cb, s);
     s->radv_timer = timer_new(e1000_rx_irq_fire, s);
     s->mit_timer = timer_new(e1000_mit_timer, s);
-    if (!s->tidv_timer || !s->tadv_timer || !s->rdtr_timer || !s->radv_timer || !s->mit_timer) {
+    s->tx_timer = timer_new(e1000_tx_continue, s);
+    s->rx_timer = timer_new(e1000_rx_continue, s);
+    if (!s->tidv_timer || !s->tadv_timer || !s->rdtr_timer || !s->radv_timer || !s->mit_timer ||
+        !s->tx_timer || !s->rx_timer) {
         die("out of memory");
     }
     e1000_reset(s);
@@ -2082,6 +2445,9 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
         timer_free(s->radv_timer);
         timer_free(s->mit_timer);
         s->tidv_timer = s->tadv_timer = s->rdtr_timer = s->radv_timer = s->mit_timer = NULL;
+        timer_free(s->tx_timer);
+        timer_free(s->rx_timer);
+        s->tx_timer = s->rx_timer = NULL;
         return -1;
     }
     m->nr_nics++;
@@ -2096,6 +2462,8 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
 static const Property e1000_props[] = {
     PROP_STR("netdev", E1000State, netdev_id, NULL, "id of the -netdev backend (required)"),
     PROP_MAC("mac", E1000State, conf_mac, "MAC address (default 52:54:00:12:34:56 + NIC index)"),
+    PROP_BOOL("doorbells", E1000State, doorbells, "on",
+              "TDT/RDT writes as KVM ioeventfds (off: every write exits)"),
     PROP_END,
 };
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace/trace.h"
+
 struct NetPacket {
     NetPacket *next;
     NetClient *sender;
@@ -205,18 +207,26 @@ static void net_queue_purge(NetClient *receiver, NetClient *only_sender, bool no
     }
 }
 
+static const char *nc_name(const NetClient *nc)
+{
+    return nc->id ? nc->id : nc->info->type;
+}
+
 static bool client_can_receive(NetClient *nc)
 {
     return !nc->info->can_receive || nc->info->can_receive(nc);
 }
 
 /* Hand one packet to @receiver: its length if consumed, 0 if not now. */
-static ssize_t net_deliver(NetClient *receiver, const struct iovec *iov, int iovcnt, size_t size)
+static ssize_t net_deliver(NetClient *receiver, const struct iovec *iov, int iovcnt, size_t size,
+                           bool from_queue)
 {
     if (!receiver->info->receive_iov) {
         return size; /* a client that takes nothing consumes everything */
     }
     bool was_delivering = receiver->queue.delivering;
+    TRACE(net_deliver, "to %s (%s) len=%zu%s", nc_name(receiver), receiver->info->type, size,
+          from_queue ? " from its queue" : "");
     receiver->queue.delivering = true;
     ssize_t ret = receiver->info->receive_iov(receiver, iov, iovcnt);
     receiver->queue.delivering = was_delivering;
@@ -233,16 +243,33 @@ ssize_t net_send_iov(NetClient *sender, const struct iovec *iov, int iovcnt, Net
 
     if (!peer || sender->link_down || peer->link_down || size > NET_MAX_PACKET) {
         sender->dropped_total++;
+        TRACE(net_send, "%s -> %s len=%zu dropped: %s", nc_name(sender),
+              peer ? nc_name(peer) : "-", size,
+              !peer ? "no peer" : size > NET_MAX_PACKET ? "too large" : "link down");
         return -1;
+    }
+    TRACE(net_send, "%s -> %s len=%zu", nc_name(sender), nc_name(peer), size);
+    for (NetFilter *f = sender->filters; f; f = f->next) {
+        f->packet(f, sender, NET_FILTER_TX, iov, iovcnt, size);
+    }
+    for (NetFilter *f = peer->filters; f; f = f->next) {
+        f->packet(f, peer, NET_FILTER_RX, iov, iovcnt, size);
     }
     /* Keep the order: once something waits, everything after it waits too,
      * and nothing overtakes a delivery in progress. */
+    ssize_t ret;
     if (peer->queue.head || peer->queue.delivering || !client_can_receive(peer)) {
-        return net_queue_append(peer, sender, iov, iovcnt, size, sent_cb) ? 0 : -1;
+        ret = net_queue_append(peer, sender, iov, iovcnt, size, sent_cb) ? 0 : -1;
+    } else {
+        ret = net_deliver(peer, iov, iovcnt, size, false);
+        if (ret == 0) {
+            ret = net_queue_append(peer, sender, iov, iovcnt, size, sent_cb) ? 0 : -1;
+        }
     }
-    ssize_t ret = net_deliver(peer, iov, iovcnt, size);
-    if (ret == 0) {
-        return net_queue_append(peer, sender, iov, iovcnt, size, sent_cb) ? 0 : -1;
+    if (ret <= 0) {
+        TRACE(net_send, "%s -> %s len=%zu %s (%u in its queue)", nc_name(sender), nc_name(peer),
+              size, ret == 0 ? "queued: the receiver is busy" : "dropped: its queue is full",
+              peer->queue.count);
     }
     return ret;
 }
@@ -267,7 +294,7 @@ bool net_flush_queued(NetClient *receiver)
          * receiver may purge or flush its queue from inside receive_iov. */
         NetPacket *p = net_queue_pop(q);
         struct iovec iov = {.iov_base = p->data, .iov_len = p->size};
-        ssize_t ret = net_deliver(receiver, &iov, 1, p->size);
+        ssize_t ret = net_deliver(receiver, &iov, 1, p->size, true);
         if (ret == 0) {
             /* Still busy: p goes back in front of anything sent meanwhile. */
             p->next = q->head;
@@ -299,6 +326,8 @@ void net_set_link(NetClient *nc, bool up)
 {
     NetClient *peer = nc->peer;
 
+    TRACE(net_set_link, "%s%s%s %s", nc_name(nc), peer ? " and " : "", peer ? nc_name(peer) : "",
+          up ? "up" : "down");
     nc->link_down = !up;
     if (peer) {
         peer->link_down = !up;
@@ -314,6 +343,51 @@ void net_set_link(NetClient *nc, bool up)
     }
     if (peer && peer->info->link_status_changed) {
         peer->info->link_status_changed(peer);
+    }
+}
+
+void net_filter_attach(NetClient *nc, NetFilter *f)
+{
+    NetFilter **pp = &nc->filters;
+    while (*pp) {
+        pp = &(*pp)->next;
+    }
+    f->next = NULL;
+    *pp = f;
+}
+
+void net_filter_detach(NetClient *nc, NetFilter *f)
+{
+    for (NetFilter **pp = &nc->filters; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            f->next = NULL;
+            return;
+        }
+    }
+}
+
+NetClient *net_client_find(const char *id)
+{
+    for (size_t i = 0; id && i < nr_clients; i++) {
+        if (clients[i]->id && strcmp(clients[i]->id, id) == 0) {
+            return clients[i];
+        }
+    }
+    return NULL;
+}
+
+static void (*rx_filter_notifier)(NetClient *nc);
+
+void net_set_rx_filter_notifier(void (*fn)(NetClient *nc))
+{
+    rx_filter_notifier = fn;
+}
+
+void net_rx_filter_changed(NetClient *nc)
+{
+    if (rx_filter_notifier && nc) {
+        rx_filter_notifier(nc);
     }
 }
 

@@ -28,6 +28,7 @@
 
 typedef struct NetClient NetClient;
 typedef void (*NetSentCb)(NetClient *sender);
+typedef struct NetRxFilter NetRxFilter;
 
 typedef enum NetClientKind { NET_CLIENT_BACKEND, NET_CLIENT_NIC } NetClientKind;
 
@@ -50,7 +51,38 @@ typedef struct NetClientInfo {
      * hand-off asks has_vnet_hdr() and then switches it on. */
     bool (*has_vnet_hdr)(NetClient *nc);
     void (*using_vnet_hdr)(NetClient *nc, bool enable);
+    /* Optional (NICs): the receive filter state, for QMP query-rx-filter. */
+    void (*query_rx_filter)(NetClient *nc, NetRxFilter *out);
 } NetClientInfo;
+
+/* What a NIC's receive filter lets in (QMP query-rx-filter). */
+struct NetRxFilter {
+    bool promiscuous;       /* every unicast frame (e1000: RCTL.UPE) */
+    bool multicast_all;     /* every multicast frame (RCTL.MPE) */
+    bool broadcast_allowed; /* RCTL.BAM */
+    bool vlan_filter;       /* only VLANs in vlan_table (RCTL.VFE) */
+    uint8_t main_mac[6];
+    int n_unicast;          /* further exact unicast addresses */
+    uint8_t unicast[16][6];
+    int n_multicast;        /* exact multicast addresses */
+    uint8_t multicast[16][6];
+    uint32_t mc_hash[128];  /* multicast hash table bits (e1000 MTA), 4096 */
+    uint32_t vlan_table[128]; /* VLAN IDs allowed when vlan_filter, 4096 */
+};
+
+/* Observers of the packets a client sends and receives (filter-dump). They
+ * see each packet once, as it leaves its sender (after the link check),
+ * and cannot change or drop it. */
+typedef enum NetFilterDir { NET_FILTER_TX, NET_FILTER_RX } NetFilterDir;
+typedef struct NetFilter NetFilter;
+struct NetFilter {
+    /* @nc: the client the filter is attached to; TX: @nc sent the packet,
+     * RX: @nc is about to receive it */
+    void (*packet)(NetFilter *f, NetClient *nc, NetFilterDir dir, const struct iovec *iov,
+                   int iovcnt, size_t size);
+    void *opaque;
+    NetFilter *next;
+};
 
 typedef struct NetPacket NetPacket;
 
@@ -73,6 +105,7 @@ struct NetClient {
      * this client: as a sender with no peer / link down, as a receiver whose
      * queue overflowed or whose backend could not write them. */
     uint64_t queued_total, dropped_total;
+    NetFilter *filters;
 };
 
 /* Create a client; peer may be NULL (and set by net_client_set_peer). */
@@ -103,5 +136,15 @@ void net_set_link(NetClient *nc, bool up);
 /* The optional vnet header capability of @nc (false / no-op if none). */
 bool net_has_vnet_hdr(NetClient *nc);
 void net_using_vnet_hdr(NetClient *nc, bool enable);
+
+/* Attach / detach a packet observer (see NetFilter). */
+void net_filter_attach(NetClient *nc, NetFilter *f);
+void net_filter_detach(NetClient *nc, NetFilter *f);
+/* Find any client (backend or NIC) by id. */
+NetClient *net_client_find(const char *id);
+/* A NIC's receive filter changed (the guest wrote RCTL, RAL/RAH, MTA): the
+ * notifier (QMP NIC_RX_FILTER_CHANGED) is told. */
+void net_rx_filter_changed(NetClient *nc);
+void net_set_rx_filter_notifier(void (*fn)(NetClient *nc));
 
 #endif

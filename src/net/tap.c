@@ -32,6 +32,7 @@
 #include "net/net.h"
 #include "net/tap-int.h"
 #include "qom/object.h"
+#include "trace/trace.h"
 
 #define TAP_BATCH 64 /* packets read per wake-up before yielding to the loop */
 #define TAP_MAX_IOV 64
@@ -144,6 +145,7 @@ void tap_send(void *opaque)
             frame += s->vnet_hdr_len;
             len -= s->vnet_hdr_len;
         }
+        TRACE(tap_send, "%s: read %zu bytes from the TAP fd", s->name, len);
         if (net_send(s->nc, frame, len, tap_send_completed) == 0) {
             /* Queued at the peer: leave the rest in the kernel until the
              * peer has room (tap_send_completed). */
@@ -205,11 +207,14 @@ static ssize_t tap_receive_iov(NetClient *nc, const struct iovec *iov, int iovcn
 
     if (ret < 0) {
         if (err == EAGAIN || err == EWOULDBLOCK) {
+            TRACE(tap_receive_iov, "%s: %zu bytes: EAGAIN, waits for the fd", s->name, size);
             tap_write_poll(s, true);
             return 0; /* the net layer queues it; tap_writable flushes */
         }
         nc->dropped_total++; /* interface down or gone: consume */
     }
+    TRACE(tap_receive_iov, "%s: wrote %zu bytes to the TAP fd%s%s", s->name, size,
+          ret < 0 ? ": " : "", ret < 0 ? strerror(err) : "");
     return size;
 }
 

@@ -22,6 +22,12 @@ void type_register(const TypeInfo *info)
     types[ntypes++] = info;
 }
 
+/* "device", "netdev" or "object": the option without its dash */
+static const char *kind_name(TypeKind kind)
+{
+    return kind == TYPE_KIND_DEVICE ? "device" : kind == TYPE_KIND_NETDEV ? "netdev" : "object";
+}
+
 const TypeInfo *type_find(const char *name, TypeKind kind)
 {
     for (int i = 0; i < ntypes; i++)
@@ -151,7 +157,7 @@ int object_set_prop(Object *obj, const char *name, const char *value, Error *err
     const Property *p = find_prop(t, name);
     if (!p)
         return error_setf(err, "%s: unknown property '%s' (try -%s %s,help)", t->name, name,
-                          t->kind == TYPE_KIND_DEVICE ? "device" : "netdev", t->name);
+                          kind_name(t->kind), t->name);
     char *field = (char *)obj + p->offset;
     switch (p->type) {
     case PROP_TYPE_STR: {
@@ -197,7 +203,7 @@ void object_free(Object *obj)
 
 Object *object_new_from_opts(const char *opts, TypeKind kind, Error *err)
 {
-    const char *what = kind == TYPE_KIND_DEVICE ? "device" : "netdev";
+    const char *what = kind_name(kind);
     char *copy = strdup(opts);
     if (!copy) {
         error_setf(err, "out of memory");
@@ -262,7 +268,7 @@ static const char *prop_type_name(PropType t)
 
 void type_print_list(TypeKind kind)
 {
-    printf("Available %s types:\n", kind == TYPE_KIND_DEVICE ? "device" : "netdev");
+    printf("Available %s types:\n", kind_name(kind));
     for (const TypeInfo *t = type_next(NULL, kind); t; t = type_next(t, kind)) {
         if (t->bus)
             printf("name \"%s\", bus %s, desc \"%s\"\n", t->name, t->bus, t->desc);
@@ -275,10 +281,8 @@ int type_print_props(const char *name, TypeKind kind, Error *err)
 {
     const TypeInfo *t = type_find(name, kind);
     if (!t)
-        return error_setf(err, "-%s: unknown %s type '%s' (try -%s help)",
-                          kind == TYPE_KIND_DEVICE ? "device" : "netdev",
-                          kind == TYPE_KIND_DEVICE ? "device" : "netdev", name,
-                          kind == TYPE_KIND_DEVICE ? "device" : "netdev");
+        return error_setf(err, "-%s: unknown %s type '%s' (try -%s help)", kind_name(kind),
+                          kind_name(kind), name, kind_name(kind));
     printf("%s options:\n", t->name);
     printf("  %-12s %-10s - %s\n", "id", "<str>", "object id");
     for (const Property *p = t->props; p && p->name; p++) {

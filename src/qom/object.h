@@ -66,6 +66,7 @@ typedef struct MacProp {
 typedef enum TypeKind {
     TYPE_KIND_DEVICE, /* -device */
     TYPE_KIND_NETDEV, /* -netdev */
+    TYPE_KIND_OBJECT, /* -object (filter-dump) */
 } TypeKind;
 
 struct TypeInfo {

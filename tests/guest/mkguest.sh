@@ -5,9 +5,10 @@
 #   vmlinux       uncompressed ELF kernel (PVH entry note), what e1kvm loads
 #   bzImage       the same kernel, bzImage format (for QEMU and friends)
 #   initrd.img    UNCOMPRESSED newc cpio: busybox, iperf3, ethtool, tcpdump,
-#                 /lib/modules/e1000.ko, /init, /lib/e1kvm.sh, /scenarios/*.sh
+#                 /lib/modules/e1000.ko, /init, /lib/e1kvm.sh, /scenarios/*.sh,
+#                 /bin/NAME for each progs/NAME.c (static, built here)
 #   initrd-net.img   the same without tcpdump (and its 9 libraries)
-#   initrd-base.img  busybox, /init, scenarios and e1000.ko only
+#   initrd-base.img  busybox, /init, scenarios, progs and e1000.ko only
 #                 Each initrd MB costs the emulated guest kernel ~1.1 s at
 #                 unpack time (per-page tmpfs work, not the copy): measured
 #                 /init at ~36 s (base, 2.2 MB), ~44 s (net, 11 MB), ~52 s
@@ -23,7 +24,8 @@
 # Results are cached outside the clone:
 #   ${E1KVM_CACHE:-/var/cache/e1kvm}/guest-<hash>   final artifacts
 #       hash = sha256(this script, kernel fragments + patch, init, lib,
-#                     scenarios, package versions, the host files copied in)
+#                     scenarios, progs, package versions, the host files
+#                     copied in)
 #   .../kernel-<khash>   kernel artifacts alone, so that changing a scenario
 #       rebuilds only the initrd (seconds), not the kernel (minutes)
 # Both are built in a temp dir and renamed into place, so an interrupted
@@ -86,6 +88,9 @@ KFILES=("$KDIR/minimal.config" "$KDIR/extra.config" "$KDIR/pvm-emulator.patch")
 GFILES=("$HERE/init" "$HERE/lib/e1kvm.sh")
 shopt -s nullglob
 SCENARIOS=("$HERE"/scenarios/*.sh)
+# Guest programs: each progs/NAME.c is compiled static on the host and
+# installed as /bin/NAME in all three initrds (build_prog).
+PROGS=("$HERE"/progs/*.c)
 shopt -u nullglob
 for f in "${KFILES[@]}" "${GFILES[@]}"; do [ -f "$f" ] || die "missing $f"; done
 [ ${#SCENARIOS[@]} -gt 0 ] || die "no scenarios in $HERE/scenarios"
@@ -144,6 +149,10 @@ guest_key() {
 		for f in "${SCENARIOS[@]}"; do
 			echo "$(basename "$f") $(sha256sum <"$f" | cut -d' ' -f1)"
 		done
+		for f in "${PROGS[@]}"; do
+			echo "progs/$(basename "$f") $(sha256sum <"$f" | cut -d' ' -f1)"
+		done
+		pkgver libc6-dev # the static programs contain its libc.a
 		pkgver linux-source-6.1 busybox-static iperf3 ethtool tcpdump
 		# The libraries come from other packages (libc6, libssl3, ...):
 		# hash their contents rather than chase package names.
@@ -246,6 +255,16 @@ smoke_test() { # DIR COMMAND
 		die "'$2' does not run inside the initrd tree"
 }
 
+# Compiles guest program $1 (C, one file) to $2: static, so it needs no
+# libraries even in the base initrd, and stripped (~0.8 MB of static glibc
+# remains; each initrd MB costs the guest ~1.1 s of boot).
+build_prog() { # SRC DEST
+	cc -static -O2 -Wall -Werror -o "$WORK/prog.tmp" "$1" || die "cannot compile $1"
+	rm -f "$2" # never write through a busybox applet symlink of that name
+	strip -o "$2" "$WORK/prog.tmp"
+	rm -f "$WORK/prog.tmp"
+}
+
 # Builds the three initrds into $2 (initrd-base.img, initrd-net.img,
 # initrd.img), each a single archive (so cpio -t shows everything) made from
 # one tree that grows: base -> + iperf3/ethtool -> + tcpdump.
@@ -272,6 +291,10 @@ build_initrds() { # KERNEL_DIR OUTDIR
 	cp "$HERE/lib/e1kvm.sh" "$st/lib/e1kvm.sh"
 	cp "${SCENARIOS[@]}" "$st/scenarios/"
 	chmod 755 "$st"/scenarios/*.sh
+	local prog
+	for prog in "${PROGS[@]}"; do
+		build_prog "$prog" "$st/bin/$(basename "$prog" .c)"
+	done
 
 	# Users: tcpdump drops privileges to user "tcpdump" unless run with
 	# -Z root; both work with these entries.  glibc >= 2.34 has the "files"

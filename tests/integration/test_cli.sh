@@ -76,6 +76,29 @@ ifname= or fd= is required|-kernel @K -netdev tap,id=n0
 netdev|-kernel @K -device e1000,netdev=missing0
 neither an ELF vmlinux nor a bzImage|-kernel @K
 neither an ELF vmlinux nor a bzImage|-kernel @E
+-sandbox: expects on or off, not 'maybe'|-kernel @K -sandbox maybe
+-sandbox: expects on or off, not 'ON'|-kernel @K -sandbox ON
+option '-sandbox' needs an argument|-kernel @K -sandbox
+-runas: no such user 'e1kvm-no-such-user'|-kernel @K -runas e1kvm-no-such-user
+-runas: invalid user '1:x'|-kernel @K -runas 1:x
+option '-runas' needs an argument|-kernel @K -runas
+-smp: invalid CPU count '1.5'|-kernel @K -smp 1.5
+-smp: invalid CPU count '99999999999'|-kernel @K -smp 99999999999
+-m: invalid size '256MM'|-kernel @K -m 256MM
+-m: invalid size '0x100M'|-kernel @K -m 0x100M
+option '-m' needs an argument|-kernel @K -m 256M -m
+option '--kernel' needs an argument|--kernel
+cannot open '-m'|-kernel -m
+is not a regular file|-kernel @K -initrd /tmp
+fd=abc is not a file descriptor number|-kernel @K -netdev tap,id=n0,fd=abc
+fd=-1 is not a file descriptor number|-kernel @K -netdev tap,id=n0,fd=-1
+ifname= and fd= cannot be used together|-kernel @K -netdev tap,id=n0,ifname=t0,fd=3
+is too long (at most 15 characters)|-kernel @K -netdev tap,id=n0,ifname=aaaaaaaaaaaaaaaaaaaaaaaaa
+downscript= is not supported|-kernel @K -netdev tap,id=n0,ifname=t0,downscript=/bin/sh
+netdev= is required|-kernel @K -device e1000
+expects a unicast MAC|-kernel @K -device e1000,netdev=n0,mac=zz:zz:zz:zz:zz:zz
+unknown property ''|-kernel @K -device e1000,=x
+the type must come first|-kernel @K -netdev ,id=n0
 EOF2
 rm -rf "$T"
 finish

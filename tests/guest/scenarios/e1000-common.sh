@@ -7,6 +7,10 @@
 #
 # Cost model (HOST-KVM.md): each fork+exec costs ~0.5 s of emulated guest
 # kernel work, so parsing is done with shell builtins where it is easy.
+# Avoid running several guest programs at once: on this host (a PVM quirk,
+# see HOST-KVM.md) a program exec'd while others run now and then dies with
+# SIGSEGV (seen: one of three concurrent busybox pings).  Concurrent traffic
+# is made by the host instead (host_step).
 . /lib/e1kvm.sh
 cmdline_arg -v IFC e1kvm.iface eth0
 cmdline_arg -v ADDR e1kvm.ip 10.77.0.2/24
@@ -50,17 +54,32 @@ ping_parse() {
 }
 
 # host_step NAME: ask the host test to do NAME, and block until it is done.
-# Protocol: we print "E1KVM-WAIT NAME port=7777" on the console (port=7777
-# last, so the host knows the line is complete); the host test watches the
-# console log, does its part (ping us, change its TAP, read counters, ...)
-# and then connects to our TCP port 7777 and sends one line (its answer,
-# stored in HOST_ANSWER).  Bounded: after 90 s without the host, returns 1.
-# (nc is started after the echo, so the host retries its connect until it
-# is accepted.)  Note the release is a short TCP exchange over the NIC.
+# Protocol: we listen on TCP port 7777, then print "E1KVM-WAIT NAME
+# port=7777" on the console (port=7777 last, so the host knows the line is
+# complete); the host test watches the console log, does its part (ping us,
+# change its TAP, read its counters, ...), then connects to our port 7777
+# and sends one line (its answer, stored in HOST_ANSWER).  Listening before
+# the request makes the release one TCP connection, not a series of refused
+# attempts: e1000-stats counts the frames in between.  Bounded: after 300 s
+# without the host, returns 1.
 host_step() {
+	local _pid _i=0 _found=0
 	HOST_ANSWER=""
+	rm -f /tmp/host_step
+	timeout 300 nc -l -p 7777 </dev/null >/tmp/host_step 2>/dev/null &
+	_pid=$!
+	# wait (at most 60 tries) for the socket: local port 7777 (0x1E61) in
+	# state 0A (LISTEN) in /proc/net/tcp (or tcp6 on a kernel with IPv6,
+	# where nc listens dual-stack).  grep, not the shell's read: the
+	# shell seeks back after over-reading, and /proc/net/tcp counts its
+	# position in sockets, not bytes (read sees only the header line).
+	while [ $_found = 0 ] && [ $_i -lt 60 ]; do
+		grep -sqE ":1E61 0+:0000 0A " /proc/net/tcp /proc/net/tcp6 && _found=1
+		_i=$((_i + 1))
+	done
+	[ $_found = 1 ] || log "host_step $1: nc is not listening on port 7777"
 	echo "E1KVM-WAIT $1 port=7777"
-	timeout 90 nc -l -p 7777 </dev/null >/tmp/host_step 2>/dev/null
+	wait $_pid
 	read -r HOST_ANSWER </tmp/host_step
 	if [ -z "$HOST_ANSWER" ]; then
 		log "host_step $1: no answer from the host"

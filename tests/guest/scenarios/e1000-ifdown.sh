@@ -14,6 +14,6 @@ ip link set dev "$IFC" up
 link=down
 wait_link "$IFC" 15 && link=up
 result ifdown_link $link
-ping_n n -c 20 -i 0.05 -W 5 -w 30 "$PEER"
+ping_n n -c 20 -i 0.05 -W 10 -w 60 "$PEER"
 result ifdown_received "$n"
 [ $link = up ] && [ "$n" = 20 ]

@@ -25,7 +25,7 @@ for m in "$@"; do
 	*) result iperf_${m}_rc 127; rc=1; continue ;;
 	esac
 	# --connect-timeout and timeout: a dead data path must not hang us
-	timeout 45 iperf3 -c "$PEER" -t 3 -J --connect-timeout 5000 $opts \
+	timeout 90 iperf3 -c "$PEER" -t 3 -J --connect-timeout 5000 $opts \
 		>/tmp/iperf.json 2>/tmp/iperf.err
 	r=$?
 	result iperf_${m}_rc $r

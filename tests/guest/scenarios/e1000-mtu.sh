@@ -15,7 +15,7 @@
 e1k_up || log "no carrier on $IFC"
 
 snmp_ip a
-ping_n c -c 3 -s 8000 -i 0.2 -W 5 -w 20 "$PEER"
+ping_n c -c 3 -s 8000 -i 0.2 -W 10 -w 60 "$PEER"
 snmp_ip b
 result mtu_ctl_received "$c"
 result mtu_ctl_frag_created $((b_FragCreates - a_FragCreates))
@@ -27,8 +27,8 @@ wait_link "$IFC" 15 || log "no carrier after the MTU change"
 read -r m <"/sys/class/net/$IFC/mtu"
 result mtu_set "$m"
 snmp_ip a
-ping_n j1 -c 5 -s 8000 -i 0.2 -W 5 -w 20 "$PEER"
-ping_n j2 -c 5 -s 8972 -i 0.2 -W 5 -w 20 "$PEER"
+ping_n j1 -c 5 -s 8000 -i 0.2 -W 10 -w 60 "$PEER"
+ping_n j2 -c 5 -s 8972 -i 0.2 -W 10 -w 60 "$PEER"
 snmp_ip b
 result mtu_jumbo_received $((j1 + j2))
 result mtu_jumbo_frag_created $((b_FragCreates - a_FragCreates))
@@ -37,7 +37,7 @@ result mtu_jumbo_reasm $((b_ReasmReqds - a_ReasmReqds))
 ip link set dev "$IFC" mtu 1500
 host_step mtu_1500
 wait_link "$IFC" 15 || log "no carrier after the MTU change back"
-ping_n back -c 5 -i 0.05 -W 3 -w 10 "$PEER"
+ping_n back -c 5 -i 0.05 -W 10 -w 60 "$PEER"
 result mtu_back_received "$back"
 [ "$c" = 3 ] && [ "$m" = 9000 ] && [ $((j1 + j2)) = 10 ] &&
 	[ $((b_FragCreates - a_FragCreates)) = 0 ] && [ "$back" = 5 ]

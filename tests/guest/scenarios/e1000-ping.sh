@@ -7,6 +7,6 @@
 link=down
 e1k_up && link=up
 result ping_link $link
-ping_n n -c 200 -i 0.05 -W 5 -w 60 "$PEER"
+ping_n n -c 200 -i 0.05 -W 10 -w 120 "$PEER"
 result ping200_received "$n"
 [ $link = up ] && [ "$n" = 200 ]

@@ -15,21 +15,25 @@ ip4=${ADDR%/*}
 
 # capture NAME [TCPDUMP-FLAGS]: tcpdump during host_step promisc_traffic
 capture() {
-	local name=$1 pid i=0 line other=0 us=0
+	local name=$1 pid i=0 line other=0 us=0 started
 	shift
 	rm -f /tmp/td.out /tmp/td.err
 	# -Z root: keep root (no privilege drop); -l: line-buffered; -e: MACs
 	tcpdump -Z root -i "$IFC" -l -n -e "$@" icmp >/tmp/td.out 2>/tmp/td.err &
 	pid=$!
-	# wait (at most 30 s) until the capture really runs
-	while [ $i -lt 150 ]; do
-		line=""
-		read -r line </tmp/td.err 2>/dev/null
-		case $line in *"listening on"*) break ;; esac
-		sleep 0.2
+	# wait (at most ~30 s) until the capture really runs: tcpdump prints
+	# "listening on eth0, ..." on stderr (its second line)
+	started=0
+	while [ $started = 0 ] && [ $i -lt 150 ]; do
+		if [ -f /tmp/td.err ]; then
+			while read -r line; do
+				case $line in *"listening on"*) started=1 ;; esac
+			done </tmp/td.err
+		fi
+		[ $started = 1 ] || sleep 0.2
 		i=$((i + 1))
 	done
-	case $line in *"listening on"*) ;; *) log "tcpdump did not start: $line" ;; esac
+	[ $started = 1 ] || log "tcpdump did not start"
 	host_step promisc_traffic
 	kill -INT $pid
 	wait $pid

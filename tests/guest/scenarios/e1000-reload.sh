@@ -16,6 +16,6 @@ result reload_insmod $?
 link=down
 e1k_up && link=up
 result reload_link $link
-ping_n n -c 20 -i 0.05 -W 5 -w 30 "$PEER"
+ping_n n -c 20 -i 0.05 -W 10 -w 60 "$PEER"
 result reload_received "$n"
 [ $gone = 1 ] && [ $link = up ] && [ "$n" = 20 ]

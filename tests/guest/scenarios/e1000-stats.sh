@@ -11,10 +11,10 @@
 . /scenarios/e1000-common.sh
 e1k_up || log "no carrier on $IFC"
 # resolve ARP on both ends first, so the window holds pings and the release
-ping_n n -c 2 -i 0.2 -W 3 -w 10 "$PEER"
+ping_n n -c 2 -i 0.2 -W 10 -w 60 "$PEER"
 nic_stats a
 host_step stats_before
-ping_n n -c 20 -i 0.05 -W 3 -w 20 "$PEER"
+ping_n n -c 20 -i 0.05 -W 10 -w 60 "$PEER"
 nic_stats b
 host_step stats_after
 result stats_ping_received "$n"

@@ -1,0 +1,206 @@
+/* Exit accounting: per-register counters and the -stats table. */
+#include "trace/stats.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/vm.h"
+
+#define STATS_SLOTS 2048 /* power of two; a guest touches a few hundred registers */
+#define STATS_MAX_NAMERS 32
+
+typedef struct Slot {
+    const MemoryRegion *mr; /* NULL: free (the unclaimed accesses use &unclaimed) */
+    uint64_t offset;
+    uint64_t reads, writes, doorbells;
+} Slot;
+
+static Slot slots[STATS_SLOTS];
+static size_t nslots;
+static uint64_t overflow;
+static const MemoryRegion unclaimed_pio = {.name = "(unclaimed pio)"};
+static const MemoryRegion unclaimed_mmio = {.name = "(unclaimed mmio)"};
+#define UNCLAIMED(mr) ((mr) == &unclaimed_pio || (mr) == &unclaimed_mmio)
+
+static struct {
+    const MemoryRegion *mr;
+    ExitStatsNamer fn;
+} namers[STATS_MAX_NAMERS];
+static int nnamers;
+
+void exitstats_set_namer(const MemoryRegion *mr, ExitStatsNamer namer)
+{
+    for (int i = 0; i < nnamers; i++) {
+        if (namers[i].mr == mr) {
+            namers[i].fn = namer;
+            return;
+        }
+    }
+    if (nnamers < STATS_MAX_NAMERS)
+        namers[nnamers++] = (typeof(namers[0])){mr, namer};
+}
+
+static size_t hash(const MemoryRegion *mr, uint64_t offset)
+{
+    uint64_t h = ((uintptr_t)mr >> 4) * 0x9E3779B97F4A7C15ULL ^ offset * 0xC2B2AE3D27D4EB4FULL;
+    return (size_t)(h >> 40) & (STATS_SLOTS - 1);
+}
+
+/* The slot of (mr, offset), created if needed; NULL when the table is full. */
+static Slot *slot_get(const MemoryRegion *mr, uint64_t offset)
+{
+    size_t i = hash(mr, offset);
+    /* linear probing, bounded: the table is never allowed past 3/4 full */
+    for (;;) {
+        Slot *s = &slots[i];
+        if (s->mr == mr && s->offset == offset)
+            return s;
+        if (!s->mr) {
+            if (nslots >= STATS_SLOTS * 3 / 4)
+                return NULL;
+            s->mr = mr;
+            s->offset = offset;
+            nslots++;
+            return s;
+        }
+        i = (i + 1) & (STATS_SLOTS - 1);
+    }
+}
+
+void exitstats_record(const MemoryRegion *mr, uint64_t offset, bool pio, bool write)
+{
+    if (!mr)
+        mr = pio ? &unclaimed_pio : &unclaimed_mmio;
+    Slot *s = slot_get(mr, offset);
+    if (!s)
+        overflow++;
+    else if (write)
+        s->writes++;
+    else
+        s->reads++;
+}
+
+void exitstats_record_doorbell(const MemoryRegion *mr, uint64_t offset, uint64_t count)
+{
+    Slot *s = slot_get(mr, offset);
+    if (!s)
+        overflow += count;
+    else
+        s->doorbells += count;
+}
+
+uint64_t exitstats_overflow(void)
+{
+    return overflow;
+}
+
+void exitstats_reset(void)
+{
+    memset(slots, 0, sizeof(slots));
+    nslots = 0;
+    overflow = 0;
+}
+
+static int cmp_reg(const void *a, const void *b)
+{
+    const ExitStatsReg *x = a, *y = b;
+    if (x->mr != y->mr) {
+        /* by address; the unclaimed pseudo-region last */
+        uint64_t ax = UNCLAIMED(x->mr) ? UINT64_MAX : x->mr->addr;
+        uint64_t ay = UNCLAIMED(y->mr) ? UINT64_MAX : y->mr->addr;
+        if (ax != ay)
+            return ax < ay ? -1 : 1;
+        return (uintptr_t)x->mr < (uintptr_t)y->mr ? -1 : 1;
+    }
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+size_t exitstats_snapshot(ExitStatsReg *out, size_t max)
+{
+    ExitStatsReg *all = malloc((nslots ? nslots : 1) * sizeof(*all));
+    size_t n = 0;
+    if (!all)
+        return 0;
+    for (size_t i = 0; i < STATS_SLOTS; i++)
+        if (slots[i].mr)
+            all[n++] = (ExitStatsReg){slots[i].mr, slots[i].offset, slots[i].reads, slots[i].writes,
+                                      slots[i].doorbells};
+    qsort(all, n, sizeof(*all), cmp_reg);
+    if (out && max)
+        memcpy(out, all, (n < max ? n : max) * sizeof(*out));
+    free(all);
+    return n;
+}
+
+const char *exitstats_reg_name(const MemoryRegion *mr, uint64_t offset, char *buf, size_t len)
+{
+    for (int i = 0; i < nnamers; i++) {
+        if (namers[i].mr == mr) {
+            const char *n = namers[i].fn(offset, buf, len);
+            if (n)
+                return n;
+            break;
+        }
+    }
+    if (UNCLAIMED(mr))
+        snprintf(buf, len, "%#" PRIx64, offset);
+    else
+        snprintf(buf, len, "+%#" PRIx64, offset);
+    return buf;
+}
+
+void exitstats_print(FILE *f, Vm *vm)
+{
+    uint64_t total[VM_EXIT_REASONS] = {0}, all = 0;
+    fprintf(f, "e1kvm: exit statistics (KVM_RUN returns to user space, since start)\n");
+    fprintf(f, "  %-18s", "reason");
+    for (int c = 0; c < vm->cfg.smp; c++)
+        fprintf(f, " %12s%d", "vcpu", c);
+    fprintf(f, " %13s\n", "total");
+    for (int r = 0; r < VM_EXIT_REASONS; r++)
+        for (int c = 0; c < vm->cfg.smp; c++)
+            total[r] += vm->vcpus[c].exits[r];
+    for (int r = 0; r < VM_EXIT_REASONS; r++) {
+        if (!total[r])
+            continue;
+        fprintf(f, "  %-18s", kvm_exit_reason_name((unsigned)r));
+        for (int c = 0; c < vm->cfg.smp; c++)
+            fprintf(f, " %13" PRIu64, vm->vcpus[c].exits[r]);
+        fprintf(f, " %13" PRIu64 "\n", total[r]);
+        all += total[r];
+    }
+    fprintf(f, "  %-18s", "all");
+    for (int c = 0; c < vm->cfg.smp; c++) {
+        uint64_t s = 0;
+        for (int r = 0; r < VM_EXIT_REASONS; r++)
+            s += vm->vcpus[c].exits[r];
+        fprintf(f, " %13" PRIu64, s);
+    }
+    fprintf(f, " %13" PRIu64 "\n", all);
+
+    size_t n = exitstats_snapshot(NULL, 0);
+    ExitStatsReg *regs = calloc(n ? n : 1, sizeof(*regs));
+    if (!regs)
+        return;
+    n = exitstats_snapshot(regs, n);
+    fprintf(f, "e1kvm: PIO/MMIO exits per device register (doorbells: writes that did not "
+               "exit, KVM ioeventfd)\n");
+    fprintf(f, "  %-24s %-10s %-16s %12s %12s %12s\n", "region", "address", "register", "reads",
+            "writes", "doorbells");
+    for (size_t i = 0; i < n; i++) {
+        char name[48], addr[24];
+        const MemoryRegion *mr = regs[i].mr;
+        if (UNCLAIMED(mr))
+            snprintf(addr, sizeof(addr), "-");
+        else
+            snprintf(addr, sizeof(addr), "%#" PRIx64, mr->addr);
+        fprintf(f, "  %-24s %-10s %-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+                mr->name ? mr->name : "?", addr,
+                exitstats_reg_name(mr, regs[i].offset, name, sizeof(name)), regs[i].reads,
+                regs[i].writes, regs[i].doorbells);
+    }
+    if (overflow)
+        fprintf(f, "  (%" PRIu64 " accesses not attributed: table full)\n", overflow);
+    free(regs);
+}

@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# The emulated 82540EM with the real guest and its Linux e1000 driver, on
+# TAPs inside private network namespaces (10.77.x.y only; nothing leaves
+# them).  Function, not speed.  A boot costs ~40-80 s here (HOST-KVM.md), so
+# each boot chains many scenarios (tests/guest/scenarios/e1000-*.sh):
+#   boot 1  full initrd (tcpdump): guest->host ping x200, host->guest ping
+#           x200, ethtool -S counters vs TAP counters, iperf3 TCP both ways
+#           and UDP, promiscuous vs not, VLAN 100, MTU 9000, link down/up,
+#           rmmod/insmod
+#   boot 2  base initrd: two NICs on two TAPs, both pinged at once
+#   boot 3  net initrd, ASan+UBSan build ($E1KVM_ASAN): ping + TCP iperf3;
+#           no sanitizer report, exit code 0
+# Boots 2 and 3 run one after the other, next to boot 1 (two VMs at a time
+# on this 2-core host).
+#
+# Some steps need the host's side in the middle of a scenario (the host pings
+# the guest, changes its TAP's MTU, reads its TAP counters).  The guest
+# prints "E1KVM-WAIT STEP port=7777" and blocks on nc -l -p 7777; boot()
+# below watches the console log, runs on_STEP, then releases the guest by
+# connecting to its port 7777 and sending one line (see host_step in
+# tests/guest/scenarios/e1000-common.sh).
+#
+# VLAN: the host kernel here has no 802.1Q support (ip link add ... type vlan:
+# "Unknown device type"; no bridge VLAN filtering either), so the host end
+# of VLAN 100 is vlan_peer below: a small AF_PACKET responder on the TAP that
+# answers ARP and ping for 10.77.100.1 with 802.1Q-tagged frames.
+#
+# E1000_BOOTS="1 2 3" (default) picks boots, for working on one of them.
+. "$(dirname "$0")/lib.sh"
+guest_prepare
+E1KVM_ASAN=${E1KVM_ASAN:-$ROOT/build-asan/e1kvm}
+BOOTS=${E1000_BOOTS:-1 2 3}
+L=$LOGDIR/e1000
+GUEST_IP=10.77.0.2
+HOST_IP=10.77.0.1
+OTHER_IP=10.77.0.99 # on the host: pinned to a MAC nobody has
+OTHER_MAC=02:00:00:00:00:99
+MAC0=52:54:00:e1:00:01
+MAC1=52:54:00:e1:00:02
+NS1=e1k-main-$$
+NS2=e1k-two-$$
+NS3=e1k-asan-$$
+START=$SECONDS
+
+# --- host side ---
+
+# ns_setup NS: a namespace of ours, without IPv6: its multicast chatter (MLD,
+# router solicitations) would count on the TAP but never reach the guest,
+# which has no IPv6, and spoil the counter comparison.
+ns_setup() {
+    netns_new "$1"
+    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+        net.ipv6.conf.default.disable_ipv6=1 2>/dev/null || true
+}
+
+# iperf_server NS LOG: iperf3 -s in NS; prints its PID (ip netns exec
+# execs iperf3, so $! is iperf3 itself).
+iperf_server() {
+    ip netns exec "$1" iperf3 -s --logfile "$2" </dev/null >/dev/null 2>&1 &
+    echo $!
+}
+
+# vlan_peer NS TAP VID IP MAC LOG: answer ARP requests and pings for IP
+# that arrive tagged with VLAN VID on TAP, from MAC, tagged the same way;
+# one line per answer in LOG ("echo-reply GUEST-MAC tci VID len N").
+# Prints its PID.  The host kernel untags received frames itself, so the
+# tag comes from PACKET_AUXDATA (or from the frame, should it stay there).
+VLAN_PEER_PY='
+import socket, struct, sys, signal
+ifname, vid, myip, mymac = sys.argv[1], int(sys.argv[2]), socket.inet_aton(sys.argv[3]), bytes.fromhex(sys.argv[4].replace(":", ""))
+SOL_PACKET, PACKET_AUXDATA, TP_STATUS_VLAN_VALID = 263, 8, 1 << 4
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))  # ETH_P_ALL
+s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+s.bind((ifname, 0))
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+def csum(b):
+    b += b"\0" * (len(b) % 2)
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+while True:
+    data, anc, _, addr = s.recvmsg(65536, socket.CMSG_SPACE(20))
+    if addr[2] == socket.PACKET_OUTGOING:
+        continue
+    tci = None
+    for lvl, typ, d in anc:
+        if lvl == SOL_PACKET and typ == PACKET_AUXDATA:
+            st, _, _, _, _, vt, _ = struct.unpack("IIIHHHH", d[:20])
+            if st & TP_STATUS_VLAN_VALID:
+                tci = vt
+    if tci is None and data[12:14] == b"\x81\x00":
+        tci, data = struct.unpack("!H", data[14:16])[0], data[:12] + data[16:]
+    if tci is None or tci & 0xfff != vid:
+        continue
+    src, et, p = data[6:12], data[12:14], data[14:]
+    hdr = src + mymac + struct.pack("!HH", 0x8100, vid)
+    if et == b"\x08\x06" and p[6:8] == b"\0\x01" and p[24:28] == myip:
+        s.send(hdr + b"\x08\x06" + p[:6] + b"\0\x02" + mymac + myip + p[8:14])
+        print("arp-reply", src.hex(":"), "tci", tci, flush=True)
+    elif et == b"\x08\x00" and p[9] == 1 and p[16:20] == myip:
+        ihl, tot = (p[0] & 15) * 4, struct.unpack("!H", p[2:4])[0]
+        ip, icmp = p[:ihl], p[ihl:tot]
+        if icmp[0] != 8:
+            continue
+        icmp = b"\0" + icmp[1:2] + b"\0\0" + icmp[4:]
+        icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+        ip = ip[:8] + b"\x40" + ip[9:10] + b"\0\0" + ip[16:20] + ip[12:16] + ip[20:]
+        ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+        s.send(hdr + b"\x08\x00" + ip + icmp)
+        print("echo-reply", src.hex(":"), "tci", tci, "len", len(data), flush=True)
+'
+PYTHON=$(command -v /usr/bin/python3 python3 | head -n1)
+vlan_peer() {
+    ip netns exec "$1" "$PYTHON" -c "$VLAN_PEER_PY" "$2" "$3" "$4" "$5" </dev/null >"$6" 2>&1 &
+    echo $!
+}
+
+# boot LOG TIMEOUT NS INITRD SCENARIOS APPEND [e1kvm args...]
+# Runs ${VMM:-$E1KVM} inside NS with the guest running SCENARIOS (comma
+# list); console to LOG, e1kvm's stderr to LOG.err.  While it runs, serves
+# the guest's E1KVM-WAIT requests.  Returns e1kvm's exit code (124: killed
+# by the timeout or the watchdog).  Two bounds: TIMEOUT seconds in all, and
+# $IDLE_MAX seconds without console output (a hung guest is stopped early,
+# while a slow one on a busy host, where a boot can take 5 times as long,
+# still finishes).
+IDLE_MAX=${E1000_IDLE_MAX:-300}
+boot() {
+    local log=$1 t=$2 ns=$3 initrd=$4 scen=$5 app=$6 pid handled=0 steps size last=-1 since=$SECONDS
+    shift 6
+    BOOT_LOG=$log
+    : >"$log"
+    timeout --kill-after=10 "$t" ip netns exec "$ns" "${VMM:-$E1KVM}" \
+        -kernel "$KERNEL" -initrd "$initrd" -nographic \
+        -append "$GUEST_CMDLINE e1kvm.scenario=$scen e1kvm.ip=$GUEST_IP/24 e1kvm.peer=$HOST_IP $app" \
+        "$@" </dev/null >"$log" 2>"$log.err" &
+    pid=$!
+    while kill -0 $pid 2>/dev/null; do
+        # "port=7777" last: a line still being written does not match yet
+        mapfile -t steps < <(tr -d '\r' <"$log" | awk '$1 == "E1KVM-WAIT" && $3 == "port=7777" { print $2 }')
+        while [ $handled -lt ${#steps[@]} ]; do
+            serve_step "$ns" "${steps[$handled]}"
+            handled=$((handled + 1))
+        done
+        size=$(stat -c %s "$log")
+        if [ "$size" != "$last" ]; then
+            last=$size since=$SECONDS
+        elif [ $((SECONDS - since)) -ge "$IDLE_MAX" ]; then
+            say "# $log: no console output for $IDLE_MAX s, stopping e1kvm"
+            echo "E1KVM-TEST watchdog: no console output for $IDLE_MAX s" >>"$log.err"
+            kill -TERM $pid # timeout passes it on to e1kvm
+            since=$SECONDS
+        fi
+        sleep 0.3
+    done
+    wait $pid
+}
+
+# serve_step NS STEP: run on_STEP NS, then release the guest with $ANSWER.
+serve_step() {
+    ANSWER=done
+    if declare -F "on_$2" >/dev/null; then
+        "on_$2" "$1"
+    else
+        not_ok "the guest asked for an unknown host step '$2'"
+        ANSWER=unknown
+    fi
+    release "$1" "$ANSWER" || not_ok "host step $2: the guest's port 7777 did not accept the release within 30 s"
+}
+
+# release NS WORD: connect to the guest's port 7777 and send WORD.  The
+# guest starts listening just after printing its request, so retry (30 s).
+release() {
+    local end=$((SECONDS + 30))
+    while [ $SECONDS -lt $end ]; do
+        ip netns exec "$1" timeout 5 bash -c 'echo "$1" >"/dev/tcp/$2/7777"' _ "$2" "$GUEST_IP" \
+            2>/dev/null && return 0
+        sleep 0.3
+    done
+    return 1
+}
+
+# tap_stats NS TAP: "rx_packets tx_packets rx_bytes tx_bytes" of TAP.
+# (On the host side of a TAP, rx = what the guest transmitted.)
+tap_stats() {
+    local s out=()
+    for s in rx_packets tx_packets rx_bytes tx_bytes; do
+        out+=("$(ip netns exec "$1" cat "/sys/class/net/$2/statistics/$s")")
+    done
+    echo "${out[*]}"
+}
+
+# --- host steps (on_STEP NS), asked for by the guest scenarios ---
+
+on_host_ping() {
+    local out n
+    out=$(ip netns exec "$1" ping -c 200 -i 0.01 -W 5 -w 120 -q "$GUEST_IP" 2>&1)
+    n=$(sed -n 's/.* \([0-9]\+\) received.*/\1/p' <<<"$out")
+    check_eq "host -> guest: 200 pings at a 10 ms interval, replies" 200 "${n:-0}"
+    ANSWER=received=${n:-0}
+}
+on_stats_before() { tap_stats "$1" tap0 >"$L-1-tap-before"; }
+on_stats_after() { tap_stats "$1" tap0 >"$L-1-tap-after"; }
+on_promisc_traffic() {
+    # 10 frames to a MAC that is not the guest's, then 5 pings to the guest
+    ip -n "$1" neigh replace $OTHER_IP lladdr $OTHER_MAC dev tap0 nud permanent
+    ip netns exec "$1" ping -c 10 -i 0.05 -w 2 -q $OTHER_IP >/dev/null 2>&1
+    ip netns exec "$1" ping -c 5 -i 0.05 -W 2 -w 10 -q "$GUEST_IP" >/dev/null 2>&1
+}
+on_mtu_9000() { ip -n "$1" link set tap0 mtu 9000; }
+on_mtu_1500() { ip -n "$1" link set tap0 mtu 1500; }
+on_eth1_flood() {
+    # 100 pings to the guest's eth1 while the guest pings through eth0
+    ip netns exec "$1" ping -c 100 -i 0.02 -W 5 -w 120 -q 10.77.1.2 >"$L-2-flood.txt" 2>&1 &
+    FLOOD_PID=$!
+}
+on_two_nics() {
+    local i want got n fails=0
+    if [ -n "${FLOOD_PID:-}" ]; then
+        wait "$FLOOD_PID" # bounded by its -w 120
+        n=$(sed -n 's/.* \([0-9]\+\) received.*/\1/p' "$L-2-flood.txt")
+        check_eq "two NICs: host -> guest eth1, 100 pings while the guest pinged via eth0, replies" 100 "${n:-0}"
+        [ "${n:-0}" = 100 ] || fails=1
+    else
+        not_ok "two NICs: host step eth1_flood never ran"
+        fails=1
+    fi
+    # Which TAP learnt which MAC: proves each NIC is wired to its own TAP
+    # (arp_ignore=1 keeps the host from answering ARP across the TAPs).
+    for i in 0 1; do
+        want=$(result "$BOOT_LOG" twonics_mac$i)
+        got=$(ip -n "$1" neigh show "10.77.$i.2" dev tap$i | awk '{ for (j = 1; j < NF; j++) if ($j == "lladdr") print $(j + 1) }')
+        check_eq "two NICs: tap$i's neighbour 10.77.$i.2 has guest eth$i's MAC" "$want" "$got"
+        [ -n "$want" ] && [ "$want" = "$got" ] || fails=1
+    done
+    # the guest's rc depends on this answer
+    ANSWER=ok
+    [ $fails = 0 ] || ANSWER=fail
+}
+
+# --- checks on a finished boot ---
+
+# check_boot NAME LOG RC SCENARIO...: exit code 0, every scenario ran to rc=0
+check_boot() {
+    local name=$1 log=$2 rc=$3 s
+    shift 3
+    check_eq "$name: e1kvm exit code (log: $log)" 0 "$rc"
+    check "$name: not stopped by the console watchdog" bash -c '! grep -q "E1KVM-TEST watchdog" "$1"' _ "$log.err"
+    for s in "$@"; do
+        check_eq "$name: scenario $s" "rc=0" \
+            "$(tr -d '\r' <"$log" | awk -v s="$s" '$1 == "E1KVM-END" && $2 == s { print $3 }')"
+    done
+}
+# want LOG KEY EXPECTED DESCRIPTION
+want() { check_eq "$4" "$3" "$(result "$1" "$2")"; }
+# want_ge LOG KEY MIN DESCRIPTION
+want_ge() { check_ge "$4" "$3" "$(result "$1" "$2")"; }
+# check_range DESCRIPTION MIN MAX ACTUAL
+check_range() {
+    if [[ "$4" =~ ^-?[0-9]+$ ]] && [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then ok "$1 ($4 in $2..$3)"; else
+        not_ok "$1: expected $2..$3, got '$4'"
+    fi
+}
+
+check_boot1() {
+    local log=$1 s
+    want "$log" ping200_received 200 "guest -> host: 200 pings at a 50 ms interval, replies"
+    want "$log" hostping_answer received=200 "host -> guest: the guest was held while the host pinged"
+
+    # ethtool -S counters (the NIC's GPRC/GPTC/GORC/GOTC registers) vs 20
+    # pings, the driver's own counters and the host TAP's counters
+    want "$log" stats_ping_received 20 "stats: 20 pings between the snapshots, replies"
+    local hw_tx hw_rx sw_tx sw_rx hw_txb hw_rxb b a
+    hw_tx=$(result "$log" stats_hw_tx_packets)
+    hw_rx=$(result "$log" stats_hw_rx_packets)
+    hw_txb=$(result "$log" stats_hw_tx_bytes)
+    hw_rxb=$(result "$log" stats_hw_rx_bytes)
+    sw_tx=$(result "$log" stats_sw_tx_packets)
+    sw_rx=$(result "$log" stats_sw_rx_packets)
+    # 20 echo requests/replies plus the release of host_step stats_before
+    # (a TCP connection: ~5 frames each way) and possibly an ARP probe
+    check_range "stats: ethtool -S tx_packets delta for 20 pings + release" 20 32 "$hw_tx"
+    check_range "stats: ethtool -S rx_packets delta for 20 pings + release" 20 32 "$hw_rx"
+    check_eq "stats: NIC tx_packets delta = driver's tx_packets delta" "$hw_tx" "$sw_tx"
+    check_eq "stats: NIC rx_packets delta = driver's rx_packets delta" "$hw_rx" "$sw_rx"
+    if [ -s "$L-1-tap-before" ] && [ -s "$L-1-tap-after" ]; then
+        read -r -a b <"$L-1-tap-before"
+        read -r -a a <"$L-1-tap-after"
+        local tap_rx=$((a[0] - b[0])) tap_tx=$((a[1] - b[1])) tap_rxb=$((a[2] - b[2])) tap_txb=$((a[3] - b[3]))
+        check_eq "stats: guest NIC tx_packets delta = host TAP rx_packets delta" "$tap_rx" "$hw_tx"
+        check_eq "stats: guest NIC rx_packets delta = host TAP tx_packets delta" "$tap_tx" "$hw_rx"
+        # GOTC counts each frame as on the wire: padded to 60 bytes (the TAP
+        # gets the padded frame too) plus the 4-byte FCS
+        check_eq "stats: NIC tx_bytes delta = TAP rx_bytes + 4 (FCS) per frame" \
+            $((tap_rxb + 4 * tap_rx)) "$hw_txb"
+        # GORC: frames from the TAP may be shorter than 60 bytes (TCP ACKs
+        # are 54-66); the NIC counts them padded, plus FCS
+        check_range "stats: NIC rx_bytes delta = TAP tx_bytes + FCS (+ padding) per frame" \
+            $((tap_txb + 4 * tap_tx)) $((tap_txb + 22 * tap_tx)) "$hw_rxb"
+    else
+        not_ok "stats: the host never read its TAP counters (host steps stats_before/after)"
+    fi
+
+    # iperf3: completed, no error, bytes moved
+    for s in tcp tcp_r udp; do
+        want "$log" iperf_${s}_rc 0 "iperf3 $s: exit code"
+        want "$log" iperf_${s}_error 0 "iperf3 $s: no error in its JSON"
+        want_ge "$log" iperf_${s}_received 1 "iperf3 $s: bytes received"
+    done
+    local pk lost
+    pk=$(result "$log" iperf_udp_packets)
+    lost=$(result "$log" iperf_udp_lost)
+    check_ge "iperf3 udp: datagrams at the receiver" 1 "$pk"
+    # 1 Mbit/s is far below what even this emulated guest sends: allow 10 %
+    check_range "iperf3 udp: datagrams lost (at most 10 % of $pk)" 0 $(((${pk:-0} + 9) / 10)) "$lost"
+
+    # promiscuous mode
+    want_ge "$log" promisc_other_mac 10 "promisc: tcpdump sees the 10 frames for $OTHER_MAC"
+    want "$log" nopromisc_other_mac 0 "tcpdump -p: the NIC drops the frames for $OTHER_MAC"
+    want_ge "$log" promisc_to_us 5 "promisc: tcpdump sees the host's 5 pings to the guest"
+    want_ge "$log" nopromisc_to_us 5 "tcpdump -p: tcpdump sees the host's 5 pings to the guest"
+
+    # VLAN
+    want "$log" vlan_received 20 "VLAN 100: 20 pings over eth0.100 <-> tap0.100, replies"
+    want "$log" vlan_untagged_received 5 "VLAN 100: untagged pings next to it, replies"
+    check_ge "VLAN 100: the host end answered pings tagged with VLAN 100 from $MAC0" 20 \
+        "$(grep -c "^echo-reply $MAC0 tci 100 " "$L-1-vlan-peer.log")"
+
+    # MTU 9000; the control shows the fragmentation counters work
+    want "$log" mtu_ctl_received 3 "MTU 1500: 8000-byte pings (fragmented), replies"
+    want_ge "$log" mtu_ctl_frag_created 3 "MTU 1500: the guest fragmented its 8000-byte pings"
+    want_ge "$log" mtu_ctl_reasm 3 "MTU 1500: the guest reassembled the host's replies"
+    want "$log" mtu_set 9000 "MTU 9000 set on eth0"
+    want "$log" mtu_jumbo_received 10 "MTU 9000: 8000- and 8972-byte pings, replies"
+    want "$log" mtu_jumbo_frag_created 0 "MTU 9000: no fragments sent (jumbo frames went out whole)"
+    want "$log" mtu_jumbo_reasm 0 "MTU 9000: no fragments received (the replies came in whole)"
+    want "$log" mtu_back_received 5 "MTU back to 1500: pings, replies"
+
+    # link down/up, module reload
+    want "$log" ifdown_carrier_down 1 "ip link set down: no carrier"
+    want "$log" ifdown_link up "ip link set up: carrier back"
+    want "$log" ifdown_received 20 "after down/up: 20 pings, replies"
+    want "$log" reload_rmmod 0 "rmmod e1000"
+    want "$log" reload_gone 1 "rmmod e1000: eth0 gone"
+    want "$log" reload_insmod 0 "insmod e1000.ko again"
+    want "$log" reload_link up "after the reload: carrier"
+    want "$log" reload_received 20 "after the reload: 20 pings, replies"
+}
+
+# --- boots ---
+
+# All namespaces first, in this shell: its EXIT trap removes them (a
+# background subshell does not run the trap).
+for b in $BOOTS; do
+    case $b in
+    1)
+        ns_setup "$NS1"
+        tap_new "$NS1" tap0 $HOST_IP/24
+        ;;
+    2)
+        ns_setup "$NS2"
+        ip netns exec "$NS2" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+        tap_new "$NS2" tap0 $HOST_IP/24
+        tap_new "$NS2" tap1 10.77.1.1/24
+        ;;
+    3)
+        ns_setup "$NS3"
+        tap_new "$NS3" tap0 $HOST_IP/24
+        ;;
+    esac
+done
+
+SCEN1=e1000-ping,e1000-hostping,e1000-stats,e1000-iperf,e1000-promisc,e1000-vlan,e1000-mtu,e1000-ifdown,e1000-reload
+SCEN3=e1000-ping,e1000-iperf
+
+boot1() {
+    local srv vp rc
+    rm -f "$L-1-tap-before" "$L-1-tap-after"
+    srv=$(iperf_server "$NS1" "$L-1-iperf3-server.log")
+    vp=$(vlan_peer "$NS1" tap0 100 10.77.100.1 02:00:00:00:01:64 "$L-1-vlan-peer.log")
+    boot "$L-1.log" 1500 "$NS1" "$INITRD_FULL" "$SCEN1" "" -m 256M \
+        -netdev tap,id=n0,ifname=tap0 -device e1000,netdev=n0,mac=$MAC0
+    rc=$?
+    kill "$srv" "$vp" 2>/dev/null
+    say "# boot 1 (full initrd, ${SCEN1//,/ }) done after $((SECONDS - START)) s"
+    IFS=, read -r -a s <<<"$SCEN1"
+    check_boot "boot 1" "$L-1.log" $rc "${s[@]}"
+    check_boot1 "$L-1.log"
+}
+
+boot2() {
+    local rc
+    boot "$L-2.log" 900 "$NS2" "$INITRD_BASE" e1000-twonics \
+        "e1kvm.ip1=10.77.1.2/24 e1kvm.peer1=10.77.1.1" -m 256M \
+        -netdev tap,id=n0,ifname=tap0 -device e1000,netdev=n0,mac=$MAC0 \
+        -netdev tap,id=n1,ifname=tap1 -device e1000,netdev=n1,mac=$MAC1
+    rc=$?
+    say "# boot 2 (two NICs) done after $((SECONDS - START)) s"
+    check_boot "boot 2" "$L-2.log" $rc e1000-twonics
+    want "$L-2.log" twonics_mac0 $MAC0 "two NICs: eth0 has the first -device's MAC"
+    want "$L-2.log" twonics_mac1 $MAC1 "two NICs: eth1 has the second -device's MAC"
+    want "$L-2.log" twonics_link0 up "two NICs: eth0 carrier"
+    want "$L-2.log" twonics_link1 up "two NICs: eth1 carrier"
+    want "$L-2.log" twonics_received0 20 "two NICs: 20 pings to 10.77.0.1 via eth0, replies"
+    want "$L-2.log" twonics_received1 20 "two NICs: 20 pings to 10.77.1.1 via eth1, replies"
+    want "$L-2.log" twonics_concurrent0 50 "two NICs: 50 pings via eth0 while the host pinged eth1, replies"
+    # on_two_nics made its checks while the guest waited; make sure it ran
+    check_eq "two NICs: host step two_nics served" 1 "$(count "$L-2.log" 'E1KVM-LOG host_step two_nics: ')"
+}
+
+boot3() {
+    local srv rc log=$L-3.log
+    if [ ! -x "$E1KVM_ASAN" ]; then
+        not_ok "no ASan+UBSan build at $E1KVM_ASAN (meson setup build-asan -Db_sanitize=address,undefined)"
+        return
+    fi
+    # a check that can fail: the binary really is instrumented
+    check "ASan build $E1KVM_ASAN is instrumented" grep -q __asan_init "$E1KVM_ASAN"
+    srv=$(iperf_server "$NS3" "$L-3-iperf3-server.log")
+    VMM=$E1KVM_ASAN ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        boot "$log" 900 "$NS3" "$INITRD_NET" "$SCEN3" "e1kvm.iperf=tcp,tcp_r" -m 256M \
+        -netdev tap,id=n0,ifname=tap0 -device e1000,netdev=n0,mac=$MAC0
+    rc=$?
+    kill "$srv" 2>/dev/null
+    say "# boot 3 (ASan+UBSan build) done after $((SECONDS - START)) s"
+    check_boot "boot 3 (ASan+UBSan)" "$log" $rc e1000-ping e1000-iperf
+    check "boot 3 (ASan+UBSan): no sanitizer report on stderr ($log.err)" \
+        bash -c '! grep -Eq "ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)" "$1"' _ "$log.err"
+    want "$log" ping200_received 200 "boot 3 (ASan+UBSan): 200 pings, replies"
+    want_ge "$log" iperf_tcp_received 1 "boot 3 (ASan+UBSan): iperf3 TCP guest -> host, bytes"
+    want_ge "$log" iperf_tcp_r_received 1 "boot 3 (ASan+UBSan): iperf3 TCP host -> guest, bytes"
+}
+
+# boot 1 here; boots 2 and 3 one after the other in the background
+pids=()
+if [[ " $BOOTS " == *" 2 "* || " $BOOTS " == *" 3 "* ]]; then
+    (
+        [[ " $BOOTS " == *" 2 "* ]] && boot2
+        [[ " $BOOTS " == *" 3 "* ]] && boot3
+    ) &
+    pids+=($!)
+fi
+[[ " $BOOTS " == *" 1 "* ]] && boot1
+for p in "${pids[@]}"; do wait "$p"; done
+say "# $TEST_NAME: wall time $((SECONDS - START)) s"
+finish
