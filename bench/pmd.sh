@@ -231,7 +231,11 @@ done
 
 # R[VMM,key] = median over the boots of R[VMM.i,key] (numbers only; the rc
 # column lists every boot's)
-median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : "NA")}'; }
+median() {
+    sort -g | awk '{a[NR] = $1}
+        END { if (!NR) print "NA"; else if (NR % 2) print a[(NR + 1) / 2];
+              else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }' | sed -E '/\./ s/\.?0+$//'
+}
 for vmm in $VMMS; do
     for key in "${!R[@]}"; do
         [[ $key == "$vmm.1,"* ]] || continue
@@ -241,7 +245,13 @@ for vmm in $VMMS; do
             all+="${all:+ }$x"
             [[ $x =~ ^-?[0-9]*\.?[0-9]+$ ]] && vals+=("$x")
         done
-        if [ ${#vals[@]} -gt 0 ]; then R[$vmm,$k]=$(printf '%s\n' "${vals[@]}" | median); else R[$vmm,$k]=$all; fi
+        if [ ${#vals[@]} -gt 0 ]; then
+            R[$vmm,$k]=$(printf '%s\n' "${vals[@]}" | median)
+        elif [[ $all =~ ^(NA ?)+$ ]]; then
+            R[$vmm,$k]=NA
+        else
+            R[$vmm,$k]=$all
+        fi
     done
 done
 

@@ -79,7 +79,7 @@ run_vm() {
     shift 3
     local extra_append=${APPEND_EXTRA:-}
     timeout --kill-after=10 "$t" "${NETNS_EXEC[@]}" "$E1KVM" -kernel "${VM_KERNEL:-$KERNEL}" -initrd "$INITRD" \
-        -append "$GUEST_CMDLINE e1kvm.scenario=$scenario $extra_append" \
+        -append "$GUEST_CMDLINE e1kvm.scenario=$scenario panic=-1 $extra_append" \
         -nographic "$@" </dev/null >"$log" 2>&1
 }
 NETNS_EXEC=()

@@ -11,10 +11,23 @@ L=$LOGDIR/boot
 # the second with -m 192M
 for i in 1 2 3; do
     args=(-m 256M)
-    [ "$i" = 1 ] && args=(-m 256M -smp 2)
+    [ "$i" = 1 ] && args=(-m 256M -smp 2 -no-reboot) # a guest panic (panic=-1) ends the run
     [ "$i" = 2 ] && args=(-m 192M)
-    run_vm "$L-poweroff$i.log" 300 boot "${args[@]}"
-    check_eq "boot $i (${args[*]}): guest poweroff -> exit code" 0 $?
+    run_vm "$L-poweroff$i.log" 400 boot "${args[@]}"
+    rc=$?
+    # Known quirk of the nested PVM host (HOST-KVM.md: "newly exec'd guest
+    # programs may crash with a stale FS base"): with 2 vCPUs, /init
+    # sometimes dies at its first TLS access (segfault at 0, then the guest
+    # kernel panics). That is the host's KVM, not the VMM: retry that boot
+    # once, and say so.
+    if [ "$i" = 1 ] && grep -q 'Attempted to kill init' "$L-poweroff$i.log" &&
+        [ "$(cat /sys/module/kvm_pvm/parameters/pvm_native 2>/dev/null)" = Y ]; then
+        say "# boot 1: guest /init crashed (PVM stale-FS-base quirk); booting again"
+        mv "$L-poweroff$i.log" "$L-poweroff$i-pvm-quirk.log"
+        run_vm "$L-poweroff$i.log" 400 boot "${args[@]}"
+        rc=$?
+    fi
+    check_eq "boot $i (${args[*]}): guest poweroff -> exit code" 0 $rc
     check_eq "boot $i: /init reached" 1 "$(count "$L-poweroff$i.log" E1KVM-INIT)"
     check_eq "boot $i: scenario finished" "rc=0" "$(tr -d '\r' <"$L-poweroff$i.log" | awk '/^E1KVM-DONE/ {print $2}')"
     if [ "$i" = 1 ]; then
