@@ -156,7 +156,7 @@ typedef struct E1000State {
     /* properties */
     char *netdev_id;
     MacProp conf_mac;
-    bool doorbells; /* doorbells=off: every TDT/RDT write exits (for comparison) */
+    bool doorbells; /* doorbells=on: TDT/RDT writes signal eventfds instead of exiting */
 
     PCIDevice pci;
     GuestMemory *ram;
@@ -2462,8 +2462,12 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
 static const Property e1000_props[] = {
     PROP_STR("netdev", E1000State, netdev_id, NULL, "id of the -netdev backend (required)"),
     PROP_MAC("mac", E1000State, conf_mac, "MAC address (default 52:54:00:12:34:56 + NIC index)"),
-    PROP_BOOL("doorbells", E1000State, doorbells, "on",
-              "TDT/RDT writes as KVM ioeventfds (off: every write exits)"),
+    /* off by default: measured on the development host, doorbells cost
+     * more interrupts per packet with the Linux driver and a ring-size write
+     * re-registers up to 512 ioeventfds (hundreds of ms there); see
+     * docs/BENCHMARKS.md */
+    PROP_BOOL("doorbells", E1000State, doorbells, "off",
+              "TDT/RDT writes as KVM ioeventfds instead of exits"),
     PROP_END,
 };
 

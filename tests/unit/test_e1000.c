@@ -1194,7 +1194,9 @@ static void ring_doorbell(E1000Fixture *f, uint32_t reg, uint32_t value)
 
 static void test_tx_doorbell(void **state)
 {
-    E1000Fixture *f = *state;
+    (void)state;
+    E1000Fixture *f = fx_new_opts("doorbells=on");
+    assert_non_null(f);
     uint8_t fr[300];
     tx_setup(f, 8);
     for (uint32_t v = 0; v < 8; v++) {
