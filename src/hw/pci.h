@@ -45,7 +45,7 @@ typedef struct PCIBus PCIBus;
 typedef struct PCIDevice PCIDevice;
 
 typedef struct PCIBar {
-    uint64_t size; /* 0: BAR not implemented */
+    uint64_t size; /* 0: the device has no such BAR */
     bool io;       /* I/O space BAR (else 32-bit MMIO) */
     MemoryRegion region;
 } PCIBar;
