@@ -36,14 +36,22 @@ ping_n() {
 	ping_parse "$_var" "$_out" "$*"
 }
 
-# ping_parse VAR OUTPUT [WHAT]: VAR = replies counted in ping's OUTPUT; logs
-# the round-trip summary (for a human reading the console log).
+# ping_parse VAR OUTPUT [WHAT]: VAR = replies counted in ping's OUTPUT, with
+# "+Ndup" appended if busybox also counted N duplicate replies (so that a
+# comparison with the expected count fails); logs the round-trip summary
+# (for a human reading the console log).
 ping_parse() {
-	local _n=0
+	local _n=0 _d
 	case $2 in
 	*" packets received"*)
 		_n=${2% packets received*}
 		_n=${_n##* }
+		;;
+	esac
+	case $2 in
+	*" duplicates"*)
+		_d=${2% duplicates*}
+		_n="$_n+${_d##* }dup"
 		;;
 	esac
 	case $2 in
@@ -54,33 +62,51 @@ ping_parse() {
 }
 
 # host_step NAME: ask the host test to do NAME, and block until it is done.
-# Protocol: we listen on TCP port 7777, then print "E1KVM-WAIT NAME
-# port=7777" on the console (port=7777 last, so the host knows the line is
-# complete); the host test watches the console log, does its part (ping us,
-# change its TAP, read its counters, ...), then connects to our port 7777
-# and sends one line (its answer, stored in HOST_ANSWER).  Listening before
-# the request makes the release one TCP connection, not a series of refused
-# attempts: e1000-stats counts the frames in between.  Bounded: after 300 s
-# without the host, returns 1.
+# Protocol: we listen on TCP port 7777, then print
+#   E1KVM-WAIT NAME seq=N port=7777
+# on the console (N counts the requests of this boot; port=7777 last, so the
+# host knows the line is complete).  The host test watches the console log,
+# does its part (ping us, change its TAP, read its counters, ...), then
+# connects to our port 7777 and sends one line (its answer, stored in
+# HOST_ANSWER).  Listening before the request makes the release one TCP
+# connection, not a series of refused attempts: e1000-stats counts the
+# frames in between.  The request is repeated every ~10 s while we wait (a
+# console line torn by other output would otherwise be missed; the host
+# serves each seq once), and nc is restarted (3 tries) should it die
+# without an answer (the exec quirk above).  Bounded: nc gives up after 300
+# s; returns 1 without an answer.
 host_step() {
-	local _pid _i=0 _found=0
+	local _pid _i _try=0 _found _seq=0
+	read -r _seq 2>/dev/null </tmp/host_step.seq
+	_seq=$((_seq + 1))
+	echo $_seq >/tmp/host_step.seq
 	HOST_ANSWER=""
-	rm -f /tmp/host_step
-	timeout 300 nc -l -p 7777 </dev/null >/tmp/host_step 2>/dev/null &
-	_pid=$!
-	# wait (at most 60 tries) for the socket: local port 7777 (0x1E61) in
-	# state 0A (LISTEN) in /proc/net/tcp (or tcp6 on a kernel with IPv6,
-	# where nc listens dual-stack).  grep, not the shell's read: the
-	# shell seeks back after over-reading, and /proc/net/tcp counts its
-	# position in sockets, not bytes (read sees only the header line).
-	while [ $_found = 0 ] && [ $_i -lt 60 ]; do
-		grep -sqE ":1E61 0+:0000 0A " /proc/net/tcp /proc/net/tcp6 && _found=1
-		_i=$((_i + 1))
+	while [ -z "$HOST_ANSWER" ] && [ $_try -lt 3 ]; do
+		_try=$((_try + 1))
+		rm -f /tmp/host_step
+		timeout 300 nc -l -p 7777 </dev/null >/tmp/host_step 2>/dev/null &
+		_pid=$!
+		# wait (at most 60 tries) for the socket: local port 7777
+		# (0x1E61) in state 0A (LISTEN) in /proc/net/tcp (or tcp6 on a
+		# kernel with IPv6, where nc listens dual-stack).  grep, not the
+		# shell's read: the shell seeks back after over-reading, and
+		# /proc/net/tcp counts its position in sockets, not bytes (read
+		# sees only the header line).
+		_found=0 _i=0
+		while [ $_found = 0 ] && [ $_i -lt 60 ] && kill -0 $_pid 2>/dev/null; do
+			grep -sqE ":1E61 0+:0000 0A " /proc/net/tcp /proc/net/tcp6 && _found=1
+			_i=$((_i + 1))
+		done
+		[ $_found = 1 ] || log "host_step $1: nc is not listening on port 7777"
+		_i=0
+		while kill -0 $_pid 2>/dev/null; do
+			[ $((_i % 20)) = 0 ] && echo "E1KVM-WAIT $1 seq=$_seq port=7777"
+			sleep 0.5
+			_i=$((_i + 1))
+		done
+		wait $_pid
+		read -r HOST_ANSWER </tmp/host_step
 	done
-	[ $_found = 1 ] || log "host_step $1: nc is not listening on port 7777"
-	echo "E1KVM-WAIT $1 port=7777"
-	wait $_pid
-	read -r HOST_ANSWER </tmp/host_step
 	if [ -z "$HOST_ANSWER" ]; then
 		log "host_step $1: no answer from the host"
 		return 1

@@ -8,7 +8,7 @@
 e1k_up || log "no carrier on $IFC"
 ip link set dev "$IFC" down
 c=1
-read -r c <"/sys/class/net/$IFC/carrier" 2>/dev/null # EINVAL while down
+read -r c 2>/dev/null <"/sys/class/net/$IFC/carrier" # EINVAL while down
 result ifdown_carrier_down $((c != 1))
 ip link set dev "$IFC" up
 link=down

@@ -1,11 +1,12 @@
 #!/bin/sh
-# e1000-promisc: the receive address filter, seen through tcpdump.  The host
-# pings 10.77.0.99, whose neighbour entry it pinned to 02:00:00:00:00:99 (a
-# MAC nobody has), and pings us; meanwhile tcpdump captures ICMP on eth0:
-#   1. promiscuous (tcpdump's default: RCTL.UPE set by the driver) -> the
+# e1000-promisc: the receive address filter, seen through tcpdump.  At
+# host_step promisc_traffic the host sends 10 pings to 10.77.0.99, whose
+# neighbour entry it pinned to 02:00:00:00:00:99 (a MAC nobody has), and 5
+# pings to us; meanwhile tcpdump captures ICMP on eth0:
+#   1. promiscuous (tcpdump's default: the driver sets RCTL.UPE) -> all 10
 #      frames for 02:00:00:00:00:99 must be captured;
-#   2. tcpdump -p (not promiscuous) -> they must not be: the NIC drops them.
-# In both runs the host's pings to us must be captured (tcpdump works).
+#   2. tcpdump -p (not promiscuous) -> none of them: the NIC drops them.
+# In both runs the host's 5 pings to us must be captured (tcpdump works).
 #   E1KVM-RESULT promisc_other_mac N      frames to 02:00:00:00:00:99
 #   E1KVM-RESULT promisc_to_us N          echo requests to us
 #   E1KVM-RESULT nopromisc_other_mac N, nopromisc_to_us N
@@ -50,5 +51,5 @@ capture() {
 
 capture promisc
 capture nopromisc -p
-[ "$promisc_other" -ge 10 ] && [ "$nopromisc_other" = 0 ] &&
-	[ "$promisc_us" -ge 5 ] && [ "$nopromisc_us" -ge 5 ]
+[ "$promisc_other" = 10 ] && [ "$nopromisc_other" = 0 ] &&
+	[ "$promisc_us" = 5 ] && [ "$nopromisc_us" = 5 ]

@@ -2,7 +2,7 @@
 # e1000-twonics: two 82540EMs on two TAPs.  eth0 = e1kvm.ip (10.77.0.2/24,
 # peer 10.77.0.1 on tap0), eth1 = e1kvm.ip1 (10.77.1.2/24, peer 10.77.1.1 on
 # tap1).  20 pings to each peer, one NIC after the other; then both NICs at
-# once: host_step eth1_flood makes the host start 100 pings to our eth1
+# once: host_step eth1_pings makes the host start 100 pings to our eth1
 # while we ping through eth0 (traffic and interrupts on both NICs at the
 # same time; two pings inside the guest would trip the exec quirk noted in
 # e1000-common.sh).  host_step two_nics: the host checks its pings and which
@@ -28,7 +28,7 @@ ping_n n0 -c 20 -i 0.05 -W 10 -w 60 "$PEER"
 ping_n n1 -c 20 -i 0.05 -W 10 -w 60 "$peer1"
 result twonics_received0 "$n0"
 result twonics_received1 "$n1"
-host_step eth1_flood
+host_step eth1_pings
 ping_n c0 -c 50 -i 0.05 -W 10 -w 60 "$PEER"
 result twonics_concurrent0 "$c0"
 host_step two_nics
