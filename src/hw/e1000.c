@@ -1466,7 +1466,7 @@ static void e1000_doorbells_take(E1000State *s)
     }
     struct epoll_event ev[64];
     int n = epoll_wait(s->db_epfd, ev, 64, 0);
-    uint32_t best[2] = {0, 0};
+    uint32_t best[2] = {0, 0}, best_dist[2] = {0, 0};
     bool rang[2] = {false, false};
     for (int i = 0; i < n; i++) {
         int ring = (int)(ev[i].data.u32 >> 16);
@@ -1481,8 +1481,9 @@ static void e1000_doorbells_take(E1000State *s)
         uint32_t size = s->db_count[ring];
         uint32_t cur = s->mac_reg[ring == DB_TX ? R(E1000_TDT) : R(E1000_RDT)];
         uint32_t dist = (v + size - cur % size) % size;
-        if (!rang[ring] || dist > (best[ring] + size - cur % size) % size) {
+        if (!rang[ring] || dist > best_dist[ring]) {
             best[ring] = v;
+            best_dist[ring] = dist;
         }
         rang[ring] = true;
     }
@@ -1511,12 +1512,9 @@ static void e1000_doorbells_setup(E1000State *s, int ring)
     e1000_doorbells_drop(s, ring);
     uint32_t len = s->mac_reg[ring == DB_TX ? R(E1000_TDLEN) : R(E1000_RDLEN)];
     uint32_t descs = len / 16; /* legacy and extended descriptors: 16 bytes */
-    uint32_t n = descs < E1000_DOORBELL_MAX ? descs : E1000_DOORBELL_MAX;
-    /* a ring longer than the table has values without doorbells; they
-     * exit, and would then race with doorbells: keep it simple and exact */
-    if (descs > E1000_DOORBELL_MAX) {
-        n = 0;
-    }
+    /* a ring longer than the table gets none: values without doorbells
+     * would exit and race with the ones that have them */
+    uint32_t n = descs <= E1000_DOORBELL_MAX ? descs : 0;
     uint64_t off = ring == DB_TX ? E1000_TDT : E1000_RDT;
     MemoryRegion *mr = &s->pci.bar[0].region;
     for (uint32_t v = 0; v < n; v++) {
