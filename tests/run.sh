@@ -30,6 +30,10 @@ if wants unit; then
     say "unit tests under ASan+UBSan"
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --suite unit --print-errorlogs || failed+=(unit-asan)
+    say "device microbenchmark, quick run: it runs and its self-checks pass (bench/devbench.c)"
+    build/devbench --quick || failed+=(devbench)
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        build-asan/devbench --quick >/dev/null || failed+=(devbench-asan)
 fi
 
 export E1KVM_LOGDIR=$ROOT/build/test-logs
