@@ -3,12 +3,17 @@
 # (and QEMU's virtio-net-pci, vhost off, as the paravirtual reference), same
 # kernel, initrd and TAP setup, one run. For each VMM, a private netns with
 # tap0 = 10.77.0.1/24 and an iperf3 server; the guest runs the bench-net
-# scenario (tests/guest/scenarios/bench-net.sh). Between the guest's
-# E1KVM-MARK begin/end lines the host counts:
+# scenario (tests/guest/scenarios/bench-net.sh): 20 pings, iperf3 TCP
+# guest->host and host->guest 5 s each, iperf3 UDP 64 B guest->host 5 s. At
+# each of the guest's E1KVM-MARK lines (network up, one per workload, end)
+# the host snapshots, so that every figure exists per workload and in all:
 #   - exits of the VMM: perf stat -e kvm:kvm_userspace_exit,kvm:kvm_mmio,kvm:kvm_pio -p PID
+#     (restarted at each mark; the few packets of the ~0.1 s the host takes
+#     to see a mark are counted, their exits are not)
 #   - packets through the TAP (rx + tx, from ip -s link)
-#   - CPU time of the VMM's non-vCPU threads (utime + stime)
-# and from process start: wall time to network up (the first MARK).
+#   - interrupts of the guest's NIC (/proc/interrupts, printed on the marks)
+#   - CPU time of the VMM's non-vCPU threads (schedstat run time)
+# and from process start: wall time to network up (the first mark).
 #
 #   bash bench/net.sh [RUNS]     (default 1; median over RUNS)
 set -euo pipefail
@@ -23,7 +28,6 @@ QEMU=${QEMU:-qemu-system-x86_64}
 NS=e1kvm-bench
 LOG=${LOG:-/tmp/e1kvm-bench}
 mkdir -p "$LOG"
-CLK=$(getconf CLK_TCK)
 
 cleanup() {
     ip netns pids $NS 2>/dev/null | xargs -r kill 2>/dev/null || true
@@ -33,18 +37,23 @@ trap cleanup EXIT
 
 tap_packets() { ip -n $NS -s link show tap0 | awk '/RX:/ {getline; rx = $2} /TX:/ {getline; tx = $2} END {print rx + tx}'; }
 
-# CPU ticks of the non-vCPU threads of PID (e1kvm: "vcpuN"; QEMU: "CPU N/KVM")
-io_ticks() {
+# CPU time in µs of the non-vCPU threads of PID (e1kvm: "vcpuN"; QEMU: "CPU
+# N/KVM"), from schedstat (the scheduler's exact run time; tick-sampled
+# utime+stime misses most short runs on this host)
+io_us() {
     local t sum=0 comm
     for t in /proc/"$1"/task/*; do
         comm=$(cat "$t/comm" 2>/dev/null) || continue
-        case $comm in vcpu* | CPU*KVM* | kvm-*) continue ;; esac  # vCPUs; KVM's own kernel worker
-        sum=$((sum + $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0)))
+        case $comm in vcpu* | CPU*KVM* | kvm-*) continue ;; esac # vCPUs; KVM's own kernel worker
+        sum=$((sum + $(cut -d' ' -f1 "$t/schedstat" 2>/dev/null || echo 0)))
     done
-    echo $sum
+    echo $((sum / 1000))
 }
 
-# one run: VMM command in $@; prints "netup_s exits mmio pio packets io_cpu_ms rtt tcp_tx tcp_rx udp_pps irqs"
+PHASES=(ping tcp_tx tcp_rx udp_tx)
+EVENTS=kvm:kvm_userspace_exit,kvm:kvm_mmio,kvm:kvm_pio
+# one run: VMM command in $@; prints "netup_s exits mmio pio packets io_cpu_ms
+# rtt tcp_tx tcp_rx udp_pps irqs" and then, per phase, "exits packets irqs"
 one_run() {
     local name=$1
     shift
@@ -60,41 +69,71 @@ one_run() {
     ip netns exec $NS "$@" </dev/null >"$console" 2>&1 &
     local pid=$!
     # ip netns exec execs the VMM in place: $pid is the VMM
-    local netup="" pk0 tk0 perfpid=""
-    for _ in $(seq 1 3000); do
-        if grep -q 'E1KVM-MARK begin' "$console"; then
-            netup=$(echo "$EPOCHREALTIME - $t0" | bc)
-            pk0=$(tap_packets)
-            tk0=$(io_ticks $pid)
-            perf stat -x, -e kvm:kvm_userspace_exit,kvm:kvm_mmio,kvm:kvm_pio -p $pid -o "$perfout" &
-            perfpid=$!
-            break
+    local netup="" pk0="" cpu0 perfpid="" i k
+    local -a pk cpu
+    # the marks, in order: begin (network up), then one per phase, then end;
+    # at each the host snapshots the TAP's counters and the VMM's CPU and
+    # restarts perf, so that exits are counted per phase
+    local marks=("E1KVM-MARK begin")
+    for k in "${PHASES[@]}"; do marks+=("E1KVM-MARK phase $k "); done
+    marks+=("E1KVM-MARK end")
+    for ((i = 0; i < ${#marks[@]}; i++)); do
+        local seen=0
+        for _ in $(seq 1 3000); do
+            if grep -qF "${marks[$i]}" "$console"; then seen=1; break; fi
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.1
+        done
+        [ $seen = 1 ] || break
+        [ $i = 0 ] && netup=$(echo "$EPOCHREALTIME - $t0" | bc)
+        if [ -n "$perfpid" ]; then
+            kill -INT $perfpid 2>/dev/null
+            wait $perfpid 2>/dev/null || true
+            perfpid=""
         fi
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.1
+        pk[$i]=$(tap_packets)
+        cpu[$i]=$(io_us $pid)
+        if [ $i -gt 0 ] && [ $i -lt $((${#marks[@]} - 1)) ]; then
+            perf stat -x, -e $EVENTS -p $pid -o "$perfout.$i" &
+            perfpid=$!
+        fi
     done
-    for _ in $(seq 1 3000); do
-        grep -q 'E1KVM-MARK end' "$console" && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.1
-    done
-    local pk1 tk1
-    pk1=$(tap_packets)
-    tk1=$(io_ticks $pid)
-    [ -n "$perfpid" ] && kill -INT $perfpid && wait $perfpid || true
+    [ -n "$perfpid" ] && kill -INT $perfpid 2>/dev/null && wait $perfpid 2>/dev/null || true
     timeout 120 tail --pid=$pid -f /dev/null || kill $pid
     wait $pid 2>/dev/null || true
     local r
     r() { tr -d '\r' <"$console" | awk -v k="$1" '$1 == "E1KVM-RESULT" && $2 == k {v = $3} END {print v}'; }
-    local ue mm pi
-    ue=$(awk -F, '/kvm_userspace_exit/ {print $1}' "$perfout" 2>/dev/null)
-    mm=$(awk -F, '/kvm_mmio/ {print $1}' "$perfout" 2>/dev/null)
-    pi=$(awk -F, '/kvm_pio/ {print $1}' "$perfout" 2>/dev/null)
-    echo "${netup:-NA} ${ue:-NA} ${mm:-NA} ${pi:-NA} $((pk1 - pk0)) $(((tk1 - tk0) * 1000 / CLK)) $(r rtt_avg_ms) $(r tcp_tx_mbps) $(r tcp_rx_mbps) $(r udp_tx_pps) $(r irq_eth0)"
+    # interrupts at a mark (the guest prints its NIC's count)
+    irq_at() { tr -d '\r' <"$console" | grep -F "$1" | sed -n 's/.*irqs=\([0-9]*\).*/\1/p' | head -1; }
+    ev() { [ -s "$1" ] && awk -F, -v e="$2" '$3 == e {print $1}' "$1" || echo NA; }
+    local n=${#marks[@]} tot_e=0 tot_m=0 tot_p=0 per="" ok=1
+    for ((i = 1; i < n - 1; i++)); do
+        local e m p a b ia ib
+        e=$(ev "$perfout.$i" kvm:kvm_userspace_exit)
+        m=$(ev "$perfout.$i" kvm:kvm_mmio)
+        p=$(ev "$perfout.$i" kvm:kvm_pio)
+        a=${pk[$i]:-} b=${pk[$((i + 1))]:-}
+        ia=$(irq_at "${marks[$i]}") ib=$(irq_at "${marks[$((i + 1))]}")
+        if [[ "$e" =~ ^[0-9]+$ && "$m" =~ ^[0-9]+$ && "$p" =~ ^[0-9]+$ ]]; then
+            tot_e=$((tot_e + e)) tot_m=$((tot_m + m)) tot_p=$((tot_p + p))
+        else
+            ok=0
+        fi
+        local np=NA ni=NA
+        [[ -n "$a" && -n "$b" ]] && np=$((b - a))
+        [[ -n "$ia" && -n "$ib" ]] && ni=$((ib - ia))
+        per+=" ${e:-NA} $np $ni"
+    done
+    [ $ok = 1 ] || tot_e=NA tot_m=NA tot_p=NA
+    local packets=NA iocpu=NA
+    [[ -n "${pk[1]:-}" && -n "${pk[$((n - 1))]:-}" ]] && packets=$((pk[n - 1] - pk[1]))
+    [[ -n "${cpu[1]:-}" && -n "${cpu[$((n - 1))]:-}" ]] && iocpu=$(((cpu[n - 1] - cpu[1]) / 1000))
+    echo "${netup:-NA} $tot_e $tot_m $tot_p $packets $iocpu $(r rtt_avg_ms) $(r tcp_tx_mbps) $(r tcp_rx_mbps) $(r udp_tx_pps) $(r irq_eth0)$per"
 }
 
-median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : "NA")}'; }
+median() { sort -g | awk '$1 != "NA" {a[++n] = $1} END {print (n ? a[int((n + 1) / 2)] : "NA")}'; }
 FIELDS=(netup exits mmio pio packets iocpu rtt tcp_tx tcp_rx udp_pps irqs)
+for k in "${PHASES[@]}"; do FIELDS+=("${k}_exits" "${k}_packets" "${k}_irqs"); done
 declare -A R
 run_vmm() {
     local name=$1
@@ -133,6 +172,7 @@ row() {
     printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$3")"
 }
 for v in e1kvm qemu-e1000 qemu-virtio; do
+    for f in "${FIELDS[@]}"; do R[$v,$f]=${R[$v,$f]:-NA}; done
     R[$v,epp]=$(per "${R[$v,exits]}" "${R[$v,packets]}")
     R[$v,ipp]=$(per "${R[$v,irqs]}" "${R[$v,packets]}")
     R[$v,cpp]=$(per "$(echo "${R[$v,iocpu]} * 1000" | bc 2>/dev/null || echo NA)" "${R[$v,packets]}")
@@ -148,3 +188,12 @@ row "user-space exits per packet" "${R[e1kvm,epp]}" "${R[qemu-e1000,epp]}" "${R[
 row "MMIO exits (kvm_mmio)" "${R[e1kvm,mmio]}" "${R[qemu-e1000,mmio]}" "${R[qemu-virtio,mmio]}"
 row "guest interrupts per packet" "${R[e1kvm,ipp]}" "${R[qemu-e1000,ipp]}" "${R[qemu-virtio,ipp]}"
 row "VMM non-vCPU CPU per packet (us)" "${R[e1kvm,cpp]}" "${R[qemu-e1000,cpp]}" "${R[qemu-virtio,cpp]}"
+for k in "${PHASES[@]}"; do
+    for v in e1kvm qemu-e1000 qemu-virtio; do
+        R[$v,${k}_epp]=$(per "${R[$v,${k}_exits]}" "${R[$v,${k}_packets]}")
+        R[$v,${k}_ipp]=$(per "${R[$v,${k}_irqs]}" "${R[$v,${k}_packets]}")
+    done
+    row "$k: packets through the TAP" "${R[e1kvm,${k}_packets]}" "${R[qemu-e1000,${k}_packets]}" "${R[qemu-virtio,${k}_packets]}"
+    row "$k: user-space exits per packet" "${R[e1kvm,${k}_epp]}" "${R[qemu-e1000,${k}_epp]}" "${R[qemu-virtio,${k}_epp]}"
+    row "$k: guest interrupts per packet" "${R[e1kvm,${k}_ipp]}" "${R[qemu-e1000,${k}_ipp]}" "${R[qemu-virtio,${k}_ipp]}"
+done

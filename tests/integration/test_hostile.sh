@@ -33,8 +33,10 @@ L=$LOGDIR/hostile
 # host. The model's own work is < 1 ms per access (test_cve); plain STATUS
 # reads were seen taking 14 ms on this (nested, shared) host under load;
 # unbounded work would show as seconds (QEMU 7.2: 3 s in one TDT write).
-# TDLEN/RDLEN writes are timed apart (poke_ring_size_write_max_us): with
-# ioeventfd doorbells they re-register up to 512 eventfds with KVM.
+# TDLEN/RDLEN writes are timed apart (poke_ring_size_write_max_us): a VMM
+# may do per-ring-size work there. (e1kvm's doorbells cost one KVM_IOEVENTFD
+# registration, ~1-2 ms here, on the first write of a tail value, at most 32
+# per ring.)
 MAX_ACCESS_US=${E1KVM_HOSTILE_MAX_ACCESS_US:-100000}
 
 # --- the guest program, in a second initrd archive --------------------------

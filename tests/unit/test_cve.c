@@ -902,7 +902,7 @@ static void test_worst_case_rx_flush(void **state)
 }
 
 /* Every register, every access: none is slow whatever it is (ring sizes
- * that re-create doorbells, resets, EEPROM and PHY access, ...). */
+ * (a VMM may do per-ring-size work), resets, EEPROM and PHY access, ...). */
 static void test_worst_case_register_sweep(void **state)
 {
     E1000Fixture *f = *state;
@@ -923,7 +923,7 @@ static void test_worst_case_register_sweep(void **state)
         }
         run_pending();
     }
-    /* ring sizes in a loop (doorbells are re-made on each change) */
+    /* ring sizes in a loop (a VMM may do per-ring-size work there) */
     for (int i = 0; i < 64; i++) {
         static const uint32_t regs2[] = {E1000_TDLEN, E1000_RDLEN};
         for (unsigned k = 0; k < 2; k++) {

@@ -1169,9 +1169,10 @@ static void test_tx_legacy(void **state)
     assert_int_equal(f->nsent, 6);
 }
 
-/* Doorbells: KVM turns a 4-byte TDT/RDT write of each possible tail value
- * into an eventfd signal; the device takes them in on its next register
- * access (or on the main loop), in order, as if the write had exited. */
+/* Doorbells: a 4-byte TDT/RDT write that exited teaches the device its
+ * value; KVM then turns the next write of that value into an eventfd signal,
+ * and the device takes the signals in on its next register access (or on the
+ * main loop), in order, as if the write had exited. */
 static int doorbell_fd(E1000Fixture *f, uint32_t reg, uint32_t value)
 {
     MemoryRegion *mr = &f->dev->bar[0].region;
@@ -1198,14 +1199,30 @@ static void test_tx_doorbell(void **state)
     E1000Fixture *f = fx_new_opts("doorbells=on");
     assert_non_null(f);
     uint8_t fr[300];
-    tx_setup(f, 8);
-    for (uint32_t v = 0; v < 8; v++) {
-        assert_true(doorbell_fd(f, E1000_TDT, v) >= 0);
-        assert_true(doorbell_fd(f, E1000_RDT, v) == -1); /* RX ring not set up */
+    tx_setup(f, 8); /* writes TDT = 0 */
+    assert_true(doorbell_fd(f, E1000_TDT, 0) >= 0);
+    for (uint32_t v = 1; v < 8; v++) {
+        assert_int_equal(doorbell_fd(f, E1000_TDT, v), -1); /* not written yet */
     }
-    assert_int_equal(doorbell_fd(f, E1000_TDT, 8), -1);
+    assert_int_equal(doorbell_fd(f, E1000_RDT, 0), -1);
     size_t len = mk_tcp4(fr, PEER_MAC, 200, 0x18, 5, 5);
     memcpy(ram(TXBUF), fr, len);
+    /* first lap: the writes exit and each value learns its doorbell */
+    for (uint32_t v = 1; v < 8; v++) {
+        tx_push(TXBUF, LEGACY(len, E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS), 0);
+        fx_wr(f, E1000_TDT, v);
+        assert_int_equal(f->nsent, (int)v);
+        assert_true(doorbell_fd(f, E1000_TDT, v) >= 0);
+    }
+    /* an 8-byte or 2-byte write does not match a doorbell: no new one */
+    const MemoryRegion *mr = &f->dev->bar[0].region;
+    size_t before = mr->nioeventfds;
+    mr->ops->write(mr->opaque, E1000_TDT, 7, 2);
+    assert_int_equal(mr->nioeventfds, before);
+    tx_push(TXBUF, LEGACY(len, E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS), 0);
+    fx_wr(f, E1000_TDT, 0); /* completes the lap: 8 sent */
+    assert_int_equal(f->nsent, 8);
+    fx_clear_sent(f);
     for (int k = 0; k < 3; k++) {
         tx_push(TXBUF, LEGACY(len, E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS), 0);
     }
@@ -1225,12 +1242,32 @@ static void test_tx_doorbell(void **state)
     ring_doorbell(f, E1000_TDT, 7);
     assert_int_equal(fx_rd(f, E1000_TDH), 1);
     assert_int_equal(f->nsent, 9);
-    /* a ring too long for the table gets no doorbells (its writes exit) */
+    /* a doorbell is the same write whatever the ring length: it stays */
     fx_wr(f, E1000_TDLEN, 512 * 16);
-    assert_int_equal(doorbell_fd(f, E1000_TDT, 0), -1);
-    fx_wr(f, E1000_TDLEN, 16 * 16);
-    assert_true(doorbell_fd(f, E1000_TDT, 15) >= 0);
-    assert_int_equal(doorbell_fd(f, E1000_TDT, 16), -1);
+    assert_true(doorbell_fd(f, E1000_TDT, 7) >= 0);
+    /* a doorbell that rang before a write that exits is taken first */
+    fx_wr(f, E1000_TDH, 0);
+    fx_wr(f, E1000_TDT, 0);
+    fx_clear_sent(f);
+    txq_tail = 0;
+    txq_count = 512;
+    for (int k = 0; k < 9; k++) {
+        tx_push(TXBUF, LEGACY(len, E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS), 0);
+    }
+    ring_doorbell(f, E1000_TDT, 7);
+    fx_wr(f, E1000_TDT, 9); /* exits: 7 first, then 9 */
+    assert_int_equal(f->nsent, 9);
+    assert_true(doorbell_fd(f, E1000_TDT, 9) >= 0);
+    /* at most E1000_DOORBELL_MAX (32) values per ring; the rest exit */
+    for (uint32_t v = 10; v < 200; v++) {
+        fx_wr(f, E1000_TDT, v); /* no descriptors there: nothing to send */
+    }
+    size_t n = 0;
+    for (uint32_t v = 0; v < 512; v++) {
+        n += doorbell_fd(f, E1000_TDT, v) >= 0;
+    }
+    assert_int_equal(n, 32);
+    assert_int_equal(doorbell_fd(f, E1000_TDT, 199), -1);
 }
 
 static void test_tx_legacy_checksum(void **state)
