@@ -5,6 +5,7 @@
 # the link to go down the host also tries stop/cont and malformed QMP input.
 #   E1KVM-RESULT link up|down          carrier after the interface came up
 #   E1KVM-RESULT ping1 N               replies to 3 pings of e1kvm.peer
+#   E1KVM-RESULT ping_burst N          replies to 300 pings 10 ms apart
 #   E1KVM-RESULT phase wait-link-down  promiscuous mode is on (RCTL.UPE,
 #                                      for query-rx-filter); waiting for
 #                                      set_link off (at most 400 s)
@@ -54,6 +55,10 @@ result link $link
 pings n -c 3 -W 3 "$peer"
 result ping1 "$n"
 [ "$n" -gt 0 ] || rc=1
+# more than one lap of the 256-descriptor rings, so that tail values come
+# round again: the second write of a value rings its doorbell (no exit)
+pings n -c 300 -i 0.01 -q -W 5 "$peer"
+result ping_burst "$n"
 
 ip link set dev "$ifc" promisc on
 result phase wait-link-down
