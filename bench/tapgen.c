@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "udpframe.h"
+
 #define MAX_BATCH 256
 
 static volatile sig_atomic_t stop;
@@ -70,24 +72,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static uint16_t ip_csum(const uint8_t *p, size_t len)
-{
-    uint32_t s = 0;
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        s += (uint32_t)(p[i] << 8 | p[i + 1]);
-    }
-    while (s >> 16) {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    return (uint16_t)~s;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
 }
 
 int main(int argc, char **argv)
@@ -150,26 +134,12 @@ int main(int argc, char **argv)
     }
 
     static uint8_t frame[1514];
+    uint8_t dmac[6];
     for (int i = 0; i < 6; i++) {
-        frame[i] = (uint8_t)dst[i];
+        dmac[i] = (uint8_t)dst[i];
     }
-    memcpy(frame + 6, ifr.ifr_hwaddr.sa_data, 6);
-    put16(frame + 12, 0x0800);
-    uint8_t *ip = frame + 14;
-    ip[0] = 0x45;
-    put16(ip + 2, (uint16_t)(size - 14));
-    ip[8] = 64;
-    ip[9] = 17;
     const uint8_t sip[4] = {10, 77, 0, 1}, dip[4] = {10, 77, 0, 2};
-    memcpy(ip + 12, sip, 4);
-    memcpy(ip + 16, dip, 4);
-    put16(ip + 10, ip_csum(ip, 20));
-    put16(ip + 20, 9);
-    put16(ip + 22, 9);
-    put16(ip + 24, (uint16_t)(size - 34));
-    for (long i = 42; i < size; i++) {
-        frame[i] = (uint8_t)i;
-    }
+    udp_frame(frame, (size_t)size, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, sip, dip, 9);
 
     /* every message of a batch points at the same frame */
     static struct iovec iov;

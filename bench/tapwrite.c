@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "udpframe.h"
+
 static double now_s(void)
 {
     struct timespec t;
@@ -43,27 +45,12 @@ int main(int argc, char **argv)
         perror("tapwrite: tap0");
         return 1;
     }
-    unsigned char f[1514] = {0x02, 0x77, 0,    0,    0,   foreign ? 0x99 : 0x01, 0x52, 0x54, 0,
-                             0x12, 0x34, 0x56, 0x08, 0x00};
-    unsigned char *ip = f + 14, *udp = ip + 20;
-    int tot = len - 14, ulen = tot - 20;
-    ip[0] = 0x45;
-    ip[2] = (unsigned char)(tot >> 8);
-    ip[3] = (unsigned char)tot;
-    ip[8] = 64;
-    ip[9] = 17;
-    memcpy(ip + 12, (unsigned char[]){10, 77, 0, 2, 10, 77, 0, 1}, 8);
-    unsigned sum = 0;
-    for (int i = 0; i < 20; i += 2)
-        sum += (unsigned)(ip[i] << 8 | ip[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    sum = ~sum & 0xffff;
-    ip[10] = (unsigned char)(sum >> 8);
-    ip[11] = (unsigned char)sum;
-    memcpy(udp, (unsigned char[]){0x30, 0x39, 0x30, 0x39}, 4);
-    udp[4] = (unsigned char)(ulen >> 8);
-    udp[5] = (unsigned char)ulen;
+    uint8_t f[1514];
+    const uint8_t tap_mac[6] = {0x02, 0x77, 0, 0, 0, 0x01},
+                  other_mac[6] = {0x02, 0x77, 0, 0, 0, 0x99};
+    const uint8_t guest_mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+    const uint8_t sip[4] = {10, 77, 0, 2}, dip[4] = {10, 77, 0, 1};
+    udp_frame(f, (size_t)len, foreign ? other_mac : tap_mac, guest_mac, sip, dip, 12345);
     long n = 0;
     double t0 = now_s(), dt;
     while ((dt = now_s() - t0) < 2) {
