@@ -1617,7 +1617,7 @@ static void e1000_mmio_write_exit(void *opaque, uint64_t addr, uint64_t val, uns
 {
     E1000State *s = opaque;
     e1000_mmio_write(s, addr, val, size);
-    if (size == 4 && (addr == E1000_TDT || addr == E1000_RDT) && s->doorbells) {
+    if (size == 4 && (addr == E1000_TDT || addr == E1000_RDT)) {
         e1000_doorbell_learn(s, addr == E1000_TDT ? DB_TX : DB_RX, (uint32_t)val & 0xffff);
     }
 }
