@@ -216,4 +216,25 @@ static void fx_free(E1000Fixture *f)
     clock_set_fake(NULL);
 }
 
+#ifdef cmocka_unit_test
+/* cmocka setup/teardown: a fresh device per test (when included after
+ * <cmocka.h>; the fuzz harness, which has no cmocka, does without; tests
+ * that make their own devices leave them unused). */
+__attribute__((unused)) static int setup(void **state)
+{
+    E1000Fixture *f = fx_new();
+    if (!f) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+__attribute__((unused)) static int teardown(void **state)
+{
+    fx_free(*state);
+    return 0;
+}
+#endif
+
 #endif

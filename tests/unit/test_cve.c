@@ -175,22 +175,6 @@ static void tx_drain(E1000Fixture *f)
     }
 }
 
-static int setup(void **state)
-{
-    E1000Fixture *f = fx_new();
-    if (!f) {
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_free(*state);
-    return 0;
-}
-
 /* Guest RAM outside the areas a test uses stays as it was: a canary. */
 static void canary_fill(uint64_t gpa, size_t len)
 {

@@ -285,25 +285,6 @@ static uint8_t tx_status(uint32_t i)
 #define POPTS(x) ((uint32_t)(x) << 8)
 
 /* ------------------------------------------------------------------ */
-/* fixture setup for cmocka                                            */
-
-static int setup(void **state)
-{
-    E1000Fixture *f = fx_new();
-    if (!f) {
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_free(*state);
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* identity, EEPROM, PHY                                               */
 
 static void test_pci_identity(void **state)
