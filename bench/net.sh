@@ -154,12 +154,13 @@ COMMON_QEMU=("$QEMU" -name bench,debug-threads=on -M microvm,pcie=on -enable-kvm
     -no-reboot -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND"
     -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off)
 # VMMS selects what to run (default all three); E1000_OPTS adds e1kvm device
-# properties, e.g. E1000_OPTS=,doorbells=off
+# properties, e.g. E1000_OPTS=,doorbells=off; E1KVM_OPTS adds e1kvm options
+# (e.g. E1KVM_OPTS=-stats: the exit table lands in $LOG/e1kvm.console)
 VMMS=${VMMS:-e1kvm qemu-e1000 qemu-virtio}
 for v in $VMMS; do
     case $v in
     e1kvm) run_vmm e1kvm "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" \
-        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device "e1000,netdev=n0${E1000_OPTS:-}" ;;
+        -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device "e1000,netdev=n0${E1000_OPTS:-}" ${E1KVM_OPTS:-} ;;
     qemu-e1000) run_vmm qemu-e1000 "${COMMON_QEMU[@]}" -device e1000,netdev=n0 ;;
     qemu-virtio) run_vmm qemu-virtio "${COMMON_QEMU[@]}" -device virtio-net-pci,netdev=n0 ;;
     esac

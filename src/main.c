@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "core/cmdline.h"
 #include "core/loop.h"
@@ -71,6 +72,14 @@ int main(int argc, char **argv)
     }
     /* stdout may be a pipe to a test: each console line as it comes */
     setvbuf(stdout, NULL, _IONBF, 0);
+    /* each e1000 doorbell is an eventfd (up to 2 x 256 per NIC): lift the
+     * soft fd limit (1024 by default) towards the hard one */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 8192 &&
+        nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max < 8192 ? nofile.rlim_max : 8192;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     static Vm vm;
     static Object *netdevs[CMDLINE_MAX_OBJS], *devices[CMDLINE_MAX_OBJS];

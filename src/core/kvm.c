@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/vm.h"
+#include "trace/stats.h"
 
 #define PCI_HOLE_START 0xC0000000ULL /* RAM stops here below 4 GiB */
 #define HIGH_RAM_START 0x100000000ULL
@@ -31,7 +32,7 @@ int kvm_open(Vm *vm, Error *err)
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm_fd < 0)
         return error_setf(err, "cannot open /dev/kvm: %s%s", strerror(errno),
-                          errno == ENOENT ? " (is the kvm module loaded?)"
+                          errno == ENOENT   ? " (is the kvm module loaded?)"
                           : errno == EACCES ? " (are you in the kvm group?)"
                                             : "");
     int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -46,8 +47,7 @@ int kvm_open(Vm *vm, Error *err)
         return error_setf(err, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
     int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (max_vcpus > 0 && vm->cfg.smp > max_vcpus)
-        return error_setf(err, "-smp %d: this KVM allows at most %d vCPUs", vm->cfg.smp,
-                          max_vcpus);
+        return error_setf(err, "-smp %d: this KVM allows at most %d vCPUs", vm->cfg.smp, max_vcpus);
     /* A PVM host with pvm_native=Y runs ordinary guests' kernel code in
      * KVM's instruction emulator; the CPU model must then hide what the
      * emulator cannot execute (see boot/cpuid.c). */
@@ -63,8 +63,8 @@ int kvm_open(Vm *vm, Error *err)
 
 static int map_ram(Vm *vm, int slot, uint64_t gpa, uint64_t size, Error *err)
 {
-    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (host == MAP_FAILED)
         return error_setf(err, "cannot allocate %llu MiB of guest RAM: %s",
                           (unsigned long long)(size >> 20), strerror(errno));
@@ -119,9 +119,70 @@ static void kvm_ioeventfd_del(void *opaque, AddressSpace *as, uint64_t addr, IoE
         kvm_ioeventfd(vm, as, addr, e, true);
 }
 
+/* Posted writes: KVM appends a write to a coalesced-MMIO zone to a ring
+ * page shared with user space and lets the vCPU go on. Nothing tells us it
+ * did: the ring is emptied before every exit is handled (vcpu.c) and when a
+ * device asks (memory_region_flush_posted), so a device sees its registers
+ * written in guest order. When the ring is full KVM simply exits. */
+static int kvm_posted_zone(Vm *vm, uint64_t addr, uint32_t len, bool del)
+{
+    struct kvm_coalesced_mmio_zone z = {.addr = addr, .size = len};
+    return ioctl(vm->vm_fd, del ? KVM_UNREGISTER_COALESCED_MMIO : KVM_REGISTER_COALESCED_MMIO, &z);
+}
+
+static int kvm_posted_add(void *opaque, AddressSpace *as, uint64_t addr, uint32_t len)
+{
+    Vm *vm = opaque;
+    if (vm->vm_fd < 0 || vm->coalesced_page <= 0 || as != &vm->m.mmio)
+        return -1;
+    return kvm_posted_zone(vm, addr, len, false) < 0 ? -1 : 0;
+}
+
+static void kvm_posted_del(void *opaque, AddressSpace *as, uint64_t addr, uint32_t len)
+{
+    Vm *vm = opaque;
+    if (vm->vm_fd >= 0 && as == &vm->m.mmio)
+        kvm_posted_zone(vm, addr, len, true);
+}
+
+void kvm_flush_posted(Vm *vm)
+{
+    struct kvm_coalesced_mmio_ring *r = vm->posted_ring;
+    if (!r || vm->posted_flushing)
+        return;
+    vm->posted_flushing = true;
+    /* bounded: at most one ring's worth of entries were queued before the
+     * check; the vCPU may add more meanwhile, the next flush takes them */
+    for (uint32_t n = 0; n < vm->posted_max; n++) {
+        uint32_t first = __atomic_load_n(&r->first, __ATOMIC_RELAXED);
+        if (first == __atomic_load_n(&r->last, __ATOMIC_ACQUIRE) || first >= vm->posted_max)
+            break;
+        struct kvm_coalesced_mmio *e = &r->coalesced_mmio[first];
+        uint8_t data[8];
+        unsigned len = e->len > 8 ? 8 : e->len;
+        uint64_t addr = e->phys_addr;
+        memcpy(data, e->data, len);
+        __atomic_store_n(&r->first, (first + 1) % vm->posted_max, __ATOMIC_RELEASE);
+        vm->posted_writes++;
+        uint64_t off = addr;
+        MemoryRegion *mr = address_space_find(&vm->m.mmio, addr, &off);
+        exitstats_record_posted(mr, off);
+        address_space_write(&vm->m.mmio, addr, data, len);
+    }
+    vm->posted_flushing = false;
+}
+
+static void kvm_posted_flush(void *opaque)
+{
+    kvm_flush_posted(opaque);
+}
+
 static MemoryListener kvm_listener = {
     .ioeventfd_add = kvm_ioeventfd_add,
     .ioeventfd_del = kvm_ioeventfd_del,
+    .posted_add = kvm_posted_add,
+    .posted_del = kvm_posted_del,
+    .posted_flush = kvm_posted_flush,
 };
 
 int kvm_create_vm(Vm *vm, Error *err)
@@ -160,6 +221,13 @@ int kvm_create_vm(Vm *vm, Error *err)
     vm->tsc_khz = khz > 0 ? (uint32_t)khz : 0;
     /* doorbells of the devices (kept across resets) go to the new VM */
     vm->has_ioeventfd = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+    /* the ring's page offset in the vCPU mapping; the ring itself is found
+     * once vCPU 0 is mapped (vcpu.c) */
+    long page = sysconf(_SC_PAGESIZE);
+    int cpage = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    vm->coalesced_page =
+        cpage > 0 && page > 0 && (long)(cpage + 1) * page <= vm->run_size ? cpage : 0;
+    vm->posted_ring = NULL;
     kvm_listener.opaque = vm;
     address_space_set_listener(&vm->m.mmio, &kvm_listener);
     address_space_set_listener(&vm->m.pio, &kvm_listener);
@@ -168,7 +236,9 @@ int kvm_create_vm(Vm *vm, Error *err)
 
 void kvm_destroy_vm(Vm *vm)
 {
-    /* closing the VM fd drops KVM's doorbells with it */
+    /* closing the VM fd drops KVM's doorbells with it (and posted writes
+     * still queued: the machine is being reset) */
+    vm->posted_ring = NULL;
     address_space_drop_listener_state(&vm->m.mmio);
     address_space_drop_listener_state(&vm->m.pio);
     for (int i = 0; i < vm->cfg.smp; i++)

@@ -46,7 +46,8 @@ static bool overlaps(const MemoryRegion *a, uint64_t addr, uint64_t size)
 static void ioeventfd_register(AddressSpace *as, MemoryRegion *mr, IoEventFd *e)
 {
     if (as && as->listener && !e->active)
-        e->active = as->listener->ioeventfd_add(as->listener->opaque, as, mr->addr + e->offset, e) == 0;
+        e->active =
+            as->listener->ioeventfd_add(as->listener->opaque, as, mr->addr + e->offset, e) == 0;
 }
 
 static void ioeventfd_unregister(AddressSpace *as, MemoryRegion *mr, IoEventFd *e)
@@ -94,6 +95,38 @@ void memory_region_del_ioeventfds(MemoryRegion *mr, int fd)
     }
 }
 
+static void posted_register(AddressSpace *as, MemoryRegion *mr, PostedRange *p)
+{
+    if (as && as->listener && as->listener->posted_add && !p->active)
+        p->active =
+            as->listener->posted_add(as->listener->opaque, as, mr->addr + p->offset, p->len) == 0;
+}
+
+static void posted_unregister(AddressSpace *as, MemoryRegion *mr, PostedRange *p)
+{
+    if (as && as->listener && p->active && as->listener->posted_del)
+        as->listener->posted_del(as->listener->opaque, as, mr->addr + p->offset, p->len);
+    p->active = false;
+}
+
+int memory_region_add_posted(MemoryRegion *mr, uint64_t offset, uint32_t len)
+{
+    if (mr->nposted == MEMORY_REGION_MAX_POSTED || len == 0 || offset + len > mr->size)
+        return -1;
+    PostedRange *p = &mr->posted[mr->nposted++];
+    *p = (PostedRange){.offset = offset, .len = len};
+    if (mr->mapped)
+        posted_register(mr->as, mr, p);
+    return 0;
+}
+
+void memory_region_flush_posted(MemoryRegion *mr)
+{
+    AddressSpace *as = mr->as;
+    if (mr->mapped && as && as->listener && as->listener->posted_flush)
+        as->listener->posted_flush(as->listener->opaque);
+}
+
 void address_space_set_listener(AddressSpace *as, const MemoryListener *l)
 {
     as->listener = l;
@@ -101,14 +134,19 @@ void address_space_set_listener(AddressSpace *as, const MemoryListener *l)
         MemoryRegion *mr = as->regions[i];
         for (size_t k = 0; k < mr->nioeventfds; k++)
             ioeventfd_register(as, mr, &mr->ioeventfds[k]);
+        for (unsigned k = 0; k < mr->nposted; k++)
+            posted_register(as, mr, &mr->posted[k]);
     }
 }
 
 void address_space_drop_listener_state(AddressSpace *as)
 {
-    for (size_t i = 0; i < as->nregions; i++)
+    for (size_t i = 0; i < as->nregions; i++) {
         for (size_t k = 0; k < as->regions[i]->nioeventfds; k++)
             as->regions[i]->ioeventfds[k].active = false;
+        for (unsigned k = 0; k < as->regions[i]->nposted; k++)
+            as->regions[i]->posted[k].active = false;
+    }
     as->listener = NULL;
 }
 
@@ -138,6 +176,8 @@ int address_space_add(AddressSpace *as, MemoryRegion *mr)
     mr->as = as;
     for (size_t k = 0; k < mr->nioeventfds; k++)
         ioeventfd_register(as, mr, &mr->ioeventfds[k]);
+    for (unsigned k = 0; k < mr->nposted; k++)
+        posted_register(as, mr, &mr->posted[k]);
     return 0;
 }
 
@@ -147,6 +187,15 @@ void address_space_del(AddressSpace *as, MemoryRegion *mr)
         if (as->regions[i] == mr) {
             for (size_t k = 0; k < mr->nioeventfds; k++)
                 ioeventfd_unregister(as, mr, &mr->ioeventfds[k]);
+            /* writes queued at the old address go to the region before it
+             * moves (they name a guest address, not the region) */
+            bool any_posted = false;
+            for (unsigned k = 0; k < mr->nposted; k++) {
+                any_posted |= mr->posted[k].active;
+                posted_unregister(as, mr, &mr->posted[k]);
+            }
+            if (any_posted && as->listener && as->listener->posted_flush)
+                as->listener->posted_flush(as->listener->opaque);
             memmove(&as->regions[i], &as->regions[i + 1],
                     (as->nregions - i - 1) * sizeof(*as->regions));
             as->nregions--;

@@ -57,6 +57,20 @@ typedef struct IoEventFd {
     bool active; /* accepted by the accelerator (KVM may refuse: then the write exits as usual) */
 } IoEventFd;
 
+/* A posted-write window: guest writes to [offset, offset + len) of a region
+ * are queued by the accelerator (KVM's coalesced-MMIO ring) instead of
+ * stopping the vCPU, like PCI posted writes. They reach the region's write
+ * op in guest order before any later access that exits, or when the device
+ * asks for them (memory_region_flush_posted). Only for registers whose
+ * writes have no effect the guest can observe before its next read. */
+typedef struct PostedRange {
+    uint64_t offset;
+    uint32_t len;
+    bool active; /* accepted by the accelerator */
+} PostedRange;
+
+#define MEMORY_REGION_MAX_POSTED 4
+
 struct AddressSpace;
 
 typedef struct MemoryRegion {
@@ -65,11 +79,13 @@ typedef struct MemoryRegion {
     uint64_t size;
     const MemoryRegionOps *ops;
     void *opaque;
-    bool mapped;        /* currently in an AddressSpace */
-    uint64_t accesses;  /* exits served by this region (statistics) */
+    bool mapped;             /* currently in an AddressSpace */
+    uint64_t accesses;       /* exits served by this region (statistics) */
     struct AddressSpace *as; /* where it is mapped */
     IoEventFd *ioeventfds;
     size_t nioeventfds, ioeventfds_cap;
+    PostedRange posted[MEMORY_REGION_MAX_POSTED];
+    unsigned nposted;
 } MemoryRegion;
 
 /* Who turns doorbells into accelerator state (KVM); NULL in unit tests,
@@ -78,12 +94,17 @@ typedef struct MemoryListener {
     /* returns 0 if the accelerator took it */
     int (*ioeventfd_add)(void *opaque, struct AddressSpace *as, uint64_t addr, IoEventFd *e);
     void (*ioeventfd_del)(void *opaque, struct AddressSpace *as, uint64_t addr, IoEventFd *e);
+    /* posted-write windows (MMIO only); returns 0 if the accelerator took it */
+    int (*posted_add)(void *opaque, struct AddressSpace *as, uint64_t addr, uint32_t len);
+    void (*posted_del)(void *opaque, struct AddressSpace *as, uint64_t addr, uint32_t len);
+    /* deliver every queued posted write now (caller holds the device lock) */
+    void (*posted_flush)(void *opaque);
     void *opaque;
 } MemoryListener;
 
 typedef struct AddressSpace {
-    const char *name;          /* "mmio" or "pio" */
-    MemoryRegion **regions;    /* sorted by addr, non-overlapping */
+    const char *name;       /* "mmio" or "pio" */
+    MemoryRegion **regions; /* sorted by addr, non-overlapping */
     size_t nregions, cap;
     const MemoryListener *listener;
 } AddressSpace;
@@ -98,6 +119,12 @@ int memory_region_add_ioeventfd(MemoryRegion *mr, uint64_t offset, uint32_t len,
                                 uint64_t data, int fd);
 /* Remove every doorbell of the region that signals fd. */
 void memory_region_del_ioeventfds(MemoryRegion *mr, int fd);
+/* Make writes to [offset, offset + len) posted (see PostedRange); they
+ * follow the region when it moves. Returns -1 when the table is full. */
+int memory_region_add_posted(MemoryRegion *mr, uint64_t offset, uint32_t len);
+/* Deliver the posted writes queued so far (to every region: the queue is
+ * one, in guest order). Caller holds the device lock. */
+void memory_region_flush_posted(MemoryRegion *mr);
 /* Attach an accelerator; (re)registers the doorbells of mapped regions
  * (also used after the VM was re-created on reset). */
 void address_space_set_listener(AddressSpace *as, const MemoryListener *l);

@@ -81,6 +81,13 @@ int vcpu_create(Vm *vm, int id, Error *err)
         v->run = NULL;
         return error_setf(err, "mmap of vCPU %d state: %s", id, strerror(errno));
     }
+    if (id == 0 && vm->coalesced_page > 0) {
+        long page = sysconf(_SC_PAGESIZE);
+        vm->posted_ring =
+            (struct kvm_coalesced_mmio_ring *)((char *)v->run + (long)vm->coalesced_page * page);
+        vm->posted_max = (uint32_t)(((size_t)page - sizeof(struct kvm_coalesced_mmio_ring)) /
+                                    sizeof(struct kvm_coalesced_mmio));
+    }
     if (cpuid_setup(vm, v, err) < 0)
         return -1;
     return vcpu_setup_boot_state(vm, v, err);
@@ -299,6 +306,12 @@ static void *vcpu_thread(void *arg)
             fprintf(stderr, "e1kvm: vCPU %d: KVM_RUN failed: %s\n", v->id, strerror(errno));
             vm_request_stop(vm, VM_STOP_ERROR);
             break;
+        }
+        /* writes the guest posted before this exit happened first */
+        if (kvm_posted_pending(vm)) {
+            device_lock();
+            kvm_flush_posted(vm);
+            device_unlock();
         }
         unsigned reason = v->run->exit_reason;
         if (reason < VM_EXIT_REASONS)

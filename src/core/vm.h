@@ -8,6 +8,7 @@
 #ifndef E1KVM_CORE_VM_H
 #define E1KVM_CORE_VM_H
 
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -55,8 +56,8 @@ typedef struct Vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
-    atomic_bool check_halt; /* main loop asks: are you halted for good? */
-    atomic_bool dead_halt;  /* answer: HLT with interrupts disabled / never started */
+    atomic_bool check_halt;          /* main loop asks: are you halted for good? */
+    atomic_bool dead_halt;           /* answer: HLT with interrupts disabled / never started */
     uint64_t exits[VM_EXIT_REASONS]; /* per KVM exit reason */
 } Vcpu;
 
@@ -69,12 +70,19 @@ typedef struct Vm {
     uint32_t tsc_khz;
     bool emulated_kernel_host; /* this host's KVM runs guest kernels in its emulator */
     bool has_ioeventfd;        /* device doorbells handled inside KVM */
+    /* posted writes: KVM's coalesced-MMIO ring (one per VM, seen through
+     * vCPU 0's mapping); NULL until vCPU 0 exists or without the capability */
+    int coalesced_page; /* its page in the vCPU mapping */
+    struct kvm_coalesced_mmio_ring *posted_ring;
+    uint32_t posted_max;    /* entries in the ring */
+    bool posted_flushing;   /* a flush is delivering (its writes may ask again) */
+    uint64_t posted_writes; /* delivered so far (statistics) */
     Vcpu vcpus[VM_MAX_VCPUS];
     atomic_int stop_reason;
     atomic_bool stopping;
-    uint64_t entry;      /* kernel entry point (guest physical) */
+    uint64_t entry;       /* kernel entry point (guest physical) */
     uint64_t boot_params; /* zero page address */
-    int boots;           /* how many times the guest was started */
+    int boots;            /* how many times the guest was started */
 } Vm;
 
 extern Vm *the_vm;
@@ -94,6 +102,15 @@ int kvm_open(Vm *vm, Error *err);
 int kvm_create_vm(Vm *vm, Error *err);
 void kvm_destroy_vm(Vm *vm);
 void kvm_set_irq(void *opaque, int gsi, int level);
+/* deliver the posted writes KVM queued (caller holds the device lock) */
+void kvm_flush_posted(Vm *vm);
+/* cheap unlocked check: has KVM queued posted writes? */
+static inline bool kvm_posted_pending(const Vm *vm)
+{
+    const struct kvm_coalesced_mmio_ring *r = vm->posted_ring;
+    return r && __atomic_load_n(&r->first, __ATOMIC_RELAXED) !=
+                    __atomic_load_n(&r->last, __ATOMIC_ACQUIRE);
+}
 /* vcpu.c */
 int vcpu_create(Vm *vm, int id, Error *err);
 int vcpu_start(Vcpu *v);

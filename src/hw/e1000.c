@@ -148,12 +148,15 @@ typedef struct E1000Eecd {
 
 /* Doorbells per ring: at most this many tail values get an eventfd. A
  * DPDK-style driver writes the tail once per burst of 32 (16 values on a
- * 512-descriptor ring); the Linux driver writes many more values, and the
- * rest of them exit as usual. The bound also bounds the worst single guest
- * access: unmapping BAR0 (COMMAND.MEM off, BAR moved) unregisters them all,
- * and each KVM_IOEVENTFD call waits for an SRCU grace period (~1-2 ms on the
- * development host). KVM allows ~1000 ioeventfds per bus for the VM. */
-#define E1000_DOORBELL_MAX 32
+ * 512-descriptor ring); the Linux driver writes any of its 256 (it hands
+ * over each packet), so 256 covers its default rings whole; values past the
+ * bound exit as usual. The bound also bounds the worst single guest access:
+ * unmapping BAR0 (COMMAND.MEM off, BAR moved) unregisters them all, and each
+ * KVM_IOEVENTFD call waits for an SRCU grace period (~1-2 ms on the nested
+ * development host, tens of us on an ordinary one). KVM allows ~1000
+ * ioeventfds per bus for the VM: a second NIC may find it full, and its
+ * writes then exit. */
+#define E1000_DOORBELL_MAX 256
 enum { DB_TX, DB_RX };
 
 typedef struct E1000State {
@@ -162,6 +165,7 @@ typedef struct E1000State {
     char *netdev_id;
     MacProp conf_mac;
     bool doorbells; /* doorbells=on: TDT/RDT writes signal eventfds instead of exiting */
+    bool posted;    /* posted=on: IMS/IMC writes queue in KVM instead of exiting */
 
     PCIDevice pci;
     GuestMemory *ram;
@@ -177,6 +181,7 @@ typedef struct E1000State {
 
     /* interrupt moderation (SDM 3.2.7, 3.4, 13.4.19) */
     Timer *tidv_timer, *tadv_timer, *rdtr_timer, *radv_timer, *mit_timer;
+    Timer *posted_timer;                  /* bounds how long a posted IMS write can wait */
     int64_t tidv_deadline, rdtr_deadline; /* timers re-armed lazily */
     int64_t next_irq_ns;                  /* ITR: earliest next assertion */
 
@@ -379,10 +384,35 @@ static void stat_size(E1000State *s, uint32_t reg64, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Interrupts (SDM 13.4.17-13.4.21)                                         */
 
+/* Posted IMS/IMC writes (posted=on): KVM queues them instead of exiting,
+ * as a PCI bridge posts memory writes; every driver reads a register after
+ * them (the Linux driver's E1000_WRITE_FLUSH), and that read's exit takes
+ * them in first. The device takes them in too before it decides about its
+ * interrupt line, so that it never asserts for a cause the guest has masked
+ * already. A guest that unmasks and then never exits would wait for its
+ * interrupt: while a cause is pending behind the mask, a timer looks every
+ * E1000_POSTED_POLL_NS. */
+#define E1000_POSTED_POLL_NS 2000000
+
+static void e1000_take_posted(E1000State *s)
+{
+    if (s->posted) {
+        memory_region_flush_posted(&s->pci.bar[0].region);
+    }
+}
+
+static void e1000_posted_timer_cb(void *opaque);
+
 /* Drive INTx from (ICR & IMS). A new assertion respects ITR: at most one
  * every ITR x 256 ns; the mitigation timer asserts when the gap is over. */
 static void e1000_update_irq(E1000State *s)
 {
+    e1000_take_posted(s);
+    if (s->posted &&
+        (s->mac_reg[R(E1000_ICR)] & ~s->mac_reg[R(E1000_IMS)] & ~E1000_ICR_INT_ASSERTED) &&
+        !timer_pending(s->posted_timer)) {
+        timer_mod(s->posted_timer, clock_ns() + E1000_POSTED_POLL_NS);
+    }
     if (!(s->mac_reg[R(E1000_ICR)] & s->mac_reg[R(E1000_IMS)])) {
         timer_del(s->mit_timer);
         if (TRACE_ON(e1000_irq) && s->pci.irq_level) {
@@ -436,6 +466,11 @@ static void set_ics(E1000State *s, uint32_t cause)
 static void e1000_mit_timer(void *opaque)
 {
     e1000_update_irq(opaque);
+}
+
+static void e1000_posted_timer_cb(void *opaque)
+{
+    e1000_update_irq(opaque); /* takes them in, and looks again if still masked */
 }
 
 /* The delay timers are "restarted" on every packet. Rather than re-arm the
@@ -906,6 +941,7 @@ static void e1000_reset(E1000State *s)
     timer_del(s->rdtr_timer);
     timer_del(s->radv_timer);
     timer_del(s->mit_timer);
+    timer_del(s->posted_timer);
     timer_del(s->tx_timer);
     timer_del(s->rx_timer);
     s->next_irq_ns = 0;
@@ -1491,34 +1527,40 @@ static void e1000_doorbells_drop(E1000State *s, int ring)
 
 static void e1000_doorbells_take(E1000State *s)
 {
+    /* writes the guest posted came before any doorbell it rang after them */
+    e1000_take_posted(s);
     if (s->db_epfd < 0 || (!s->db_count[DB_TX] && !s->db_count[DB_RX])) {
         return;
     }
     struct epoll_event ev[64];
-    int n = epoll_wait(s->db_epfd, ev, 64, 0);
     uint32_t best[2] = {0, 0}, best_dist[2] = {0, 0};
     bool rang[2] = {false, false};
-    for (int i = 0; i < n; i++) {
-        int ring = (int)(ev[i].data.u32 >> 16);
-        uint32_t slot = ev[i].data.u32 & 0xffff;
-        uint64_t cnt;
-        if (ring > DB_RX || slot >= s->db_count[ring] ||
-            read(s->db_fd[ring][slot], &cnt, sizeof(cnt)) != sizeof(cnt)) {
-            continue;
+    /* all that rang, in batches (bounded: each read resets its eventfd, so
+     * a fd is reported once; 2 x E1000_DOORBELL_MAX at most) */
+    for (int n = 64, round = 0; n == 64 && round < 2 * E1000_DOORBELL_MAX / 64 + 1; round++) {
+        n = epoll_wait(s->db_epfd, ev, 64, 0);
+        for (int i = 0; i < n; i++) {
+            int ring = (int)(ev[i].data.u32 >> 16);
+            uint32_t slot = ev[i].data.u32 & 0xffff;
+            uint64_t cnt;
+            if (ring > DB_RX || slot >= s->db_count[ring] ||
+                read(s->db_fd[ring][slot], &cnt, sizeof(cnt)) != sizeof(cnt)) {
+                continue;
+            }
+            exitstats_record_doorbell(&s->pci.bar[0].region, ring == DB_TX ? E1000_TDT : E1000_RDT,
+                                      cnt);
+            uint32_t v = s->db_value[ring][slot];
+            uint32_t size = s->mac_reg[ring == DB_TX ? R(E1000_TDLEN) : R(E1000_RDLEN)] / 16;
+            uint32_t cur = s->mac_reg[ring == DB_TX ? R(E1000_TDT) : R(E1000_RDT)];
+            /* a value beyond the ring is a guest error: take it, but as the
+             * nearest so that a valid newer one wins */
+            uint32_t dist = size && v < size ? (v + size - cur % size) % size : 0;
+            if (!rang[ring] || dist > best_dist[ring]) {
+                best[ring] = v;
+                best_dist[ring] = dist;
+            }
+            rang[ring] = true;
         }
-        exitstats_record_doorbell(&s->pci.bar[0].region, ring == DB_TX ? E1000_TDT : E1000_RDT,
-                                  cnt);
-        uint32_t v = s->db_value[ring][slot];
-        uint32_t size = s->mac_reg[ring == DB_TX ? R(E1000_TDLEN) : R(E1000_RDLEN)] / 16;
-        uint32_t cur = s->mac_reg[ring == DB_TX ? R(E1000_TDT) : R(E1000_RDT)];
-        /* a value beyond the ring is a guest error: take it, but as the
-         * nearest so that a valid newer one wins */
-        uint32_t dist = size && v < size ? (v + size - cur % size) % size : 0;
-        if (!rang[ring] || dist > best_dist[ring]) {
-            best[ring] = v;
-            best_dist[ring] = dist;
-        }
-        rang[ring] = true;
     }
     if (rang[DB_RX]) {
         TRACE(e1000_mmio_write, "RDT <- %#x (doorbell: KVM ioeventfd, no exit)", best[DB_RX]);
@@ -2382,7 +2424,9 @@ static void e1000_nc_cleanup(NetClient *nc)
     timer_free(s->rdtr_timer);
     timer_free(s->radv_timer);
     timer_free(s->mit_timer);
+    timer_free(s->posted_timer);
     s->tidv_timer = s->tadv_timer = s->rdtr_timer = s->radv_timer = s->mit_timer = NULL;
+    s->posted_timer = NULL;
     timer_free(s->tx_timer);
     timer_free(s->rx_timer);
     s->tx_timer = s->rx_timer = NULL;
@@ -2461,6 +2505,13 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
     exitstats_set_namer(&s->pci.bar[0].region, e1000_mmio_reg_name);
     exitstats_set_namer(&s->pci.bar[1].region, e1000_io_reg_name);
     s->pci.config_written = e1000_config_written;
+    /* IMS and IMC (SDM 13.4.20-21): writes without an effect the guest can
+     * see before its next register read, except on the interrupt line,
+     * which the device settles itself (e1000_update_irq) */
+    if (s->posted && (memory_region_add_posted(&s->pci.bar[0].region, E1000_IMS, 4) < 0 ||
+                      memory_region_add_posted(&s->pci.bar[0].region, E1000_IMC, 4) < 0)) {
+        return error_setf(err, "e1000: cannot set up posted writes");
+    }
     s->db_epfd = s->doorbells ? epoll_create1(EPOLL_CLOEXEC) : -1;
     if (s->db_epfd >= 0) {
         loop_set_fd_handler(s->db_epfd, e1000_doorbell_ready, NULL, s);
@@ -2471,10 +2522,11 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
     s->rdtr_timer = timer_new(e1000_rdtr_cb, s);
     s->radv_timer = timer_new(e1000_rx_irq_fire, s);
     s->mit_timer = timer_new(e1000_mit_timer, s);
+    s->posted_timer = timer_new(e1000_posted_timer_cb, s);
     s->tx_timer = timer_new(e1000_tx_continue, s);
     s->rx_timer = timer_new(e1000_rx_continue, s);
     if (!s->tidv_timer || !s->tadv_timer || !s->rdtr_timer || !s->radv_timer || !s->mit_timer ||
-        !s->tx_timer || !s->rx_timer) {
+        !s->posted_timer || !s->tx_timer || !s->rx_timer) {
         die("out of memory");
     }
     e1000_reset(s);
@@ -2485,7 +2537,9 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
         timer_free(s->rdtr_timer);
         timer_free(s->radv_timer);
         timer_free(s->mit_timer);
+        timer_free(s->posted_timer);
         s->tidv_timer = s->tadv_timer = s->rdtr_timer = s->radv_timer = s->mit_timer = NULL;
+        s->posted_timer = NULL;
         timer_free(s->tx_timer);
         timer_free(s->rx_timer);
         s->tx_timer = s->rx_timer = NULL;
@@ -2510,6 +2564,8 @@ static const Property e1000_props[] = {
      * have no doorbell and exit as before) */
     PROP_BOOL("doorbells", E1000State, doorbells, "on",
               "TDT/RDT writes as KVM ioeventfds instead of exits (values learnt as written)"),
+    PROP_BOOL("posted", E1000State, posted, "on",
+              "IMS/IMC writes posted through KVM's coalesced MMIO ring instead of exiting"),
     PROP_END,
 };
 

@@ -349,6 +349,7 @@ static void add_regions(json_object *list, AddressSpace *as, const ExitStatsReg 
             json_object_object_add(e, "reads", json_object_new_uint64(regs[k].reads));
             json_object_object_add(e, "writes", json_object_new_uint64(regs[k].writes));
             json_object_object_add(e, "doorbells", json_object_new_uint64(regs[k].doorbells));
+            json_object_object_add(e, "posted", json_object_new_uint64(regs[k].posted));
             json_object_array_add(regl, e);
         }
         json_object_object_add(r, "registers", regl);

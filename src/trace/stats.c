@@ -13,7 +13,7 @@
 typedef struct Slot {
     const MemoryRegion *mr; /* NULL: free (the unclaimed accesses use &unclaimed) */
     uint64_t offset;
-    uint64_t reads, writes, doorbells;
+    uint64_t reads, writes, doorbells, posted;
 } Slot;
 
 static Slot slots[STATS_SLOTS];
@@ -90,6 +90,17 @@ void exitstats_record_doorbell(const MemoryRegion *mr, uint64_t offset, uint64_t
         s->doorbells += count;
 }
 
+void exitstats_record_posted(const MemoryRegion *mr, uint64_t offset)
+{
+    if (!mr)
+        mr = &unclaimed_mmio;
+    Slot *s = slot_get(mr, offset);
+    if (!s)
+        overflow++;
+    else
+        s->posted++;
+}
+
 uint64_t exitstats_overflow(void)
 {
     return overflow;
@@ -124,8 +135,8 @@ size_t exitstats_snapshot(ExitStatsReg *out, size_t max)
         return 0;
     for (size_t i = 0; i < STATS_SLOTS; i++)
         if (slots[i].mr)
-            all[n++] = (ExitStatsReg){slots[i].mr, slots[i].offset, slots[i].reads, slots[i].writes,
-                                      slots[i].doorbells};
+            all[n++] = (ExitStatsReg){slots[i].mr,     slots[i].offset,    slots[i].reads,
+                                      slots[i].writes, slots[i].doorbells, slots[i].posted};
     qsort(all, n, sizeof(*all), cmp_reg);
     if (out && max)
         memcpy(out, all, (n < max ? n : max) * sizeof(*out));
@@ -184,10 +195,10 @@ void exitstats_print(FILE *f, Vm *vm)
     if (!regs)
         return;
     n = exitstats_snapshot(regs, n);
-    fprintf(f, "e1kvm: PIO/MMIO exits per device register (doorbells: writes that did not "
-               "exit, KVM ioeventfd)\n");
-    fprintf(f, "  %-24s %-10s %-16s %12s %12s %12s\n", "region", "address", "register", "reads",
-            "writes", "doorbells");
+    fprintf(f, "e1kvm: PIO/MMIO exits per device register (writes that did not exit: "
+               "doorbells, KVM ioeventfd; posted, KVM coalesced MMIO)\n");
+    fprintf(f, "  %-24s %-10s %-16s %12s %12s %12s %12s\n", "region", "address", "register",
+            "reads", "writes", "doorbells", "posted");
     for (size_t i = 0; i < n; i++) {
         char name[48], addr[24];
         const MemoryRegion *mr = regs[i].mr;
@@ -195,10 +206,10 @@ void exitstats_print(FILE *f, Vm *vm)
             snprintf(addr, sizeof(addr), "-");
         else
             snprintf(addr, sizeof(addr), "%#" PRIx64, mr->addr);
-        fprintf(f, "  %-24s %-10s %-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
+        fprintf(f, "  %-24s %-10s %-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
                 mr->name ? mr->name : "?", addr,
                 exitstats_reg_name(mr, regs[i].offset, name, sizeof(name)), regs[i].reads,
-                regs[i].writes, regs[i].doorbells);
+                regs[i].writes, regs[i].doorbells, regs[i].posted);
     }
     if (overflow)
         fprintf(f, "  (%" PRIu64 " accesses not attributed: table full)\n", overflow);

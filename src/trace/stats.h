@@ -27,12 +27,15 @@ void exitstats_record(const MemoryRegion *mr, uint64_t offset, bool pio, bool wr
 /* @count guest writes that rang a doorbell (a KVM ioeventfd): they did not
  * exit, the device learnt of them from an eventfd. */
 void exitstats_record_doorbell(const MemoryRegion *mr, uint64_t offset, uint64_t count);
+/* One posted guest write (KVM coalesced MMIO) delivered: it did not exit. */
+void exitstats_record_posted(const MemoryRegion *mr, uint64_t offset);
 
 typedef struct ExitStatsReg {
     const MemoryRegion *mr;
     uint64_t offset;
     uint64_t reads, writes; /* exits */
     uint64_t doorbells;     /* writes that did not exit (ioeventfd) */
+    uint64_t posted;        /* writes that did not exit (coalesced MMIO) */
 } ExitStatsReg;
 
 /* Copy up to @max entries, sorted by region address then offset; returns how

@@ -567,6 +567,132 @@ static void test_as_dispatch(void **state)
     free(as.regions);
 }
 
+/* A stand-in for KVM's coalesced-MMIO ring: it records which windows are
+ * registered and queues "guest writes" that the flush hands to the space. */
+typedef struct FakeAccel {
+    AddressSpace *as;
+    uint64_t zone_addr[8];
+    uint32_t zone_len[8];
+    int nzones, adds, dels, flushes;
+    struct {
+        uint64_t addr, val;
+    } queue[8];
+    int queued;
+} FakeAccel;
+
+static int fake_posted_add(void *opaque, AddressSpace *as, uint64_t addr, uint32_t len)
+{
+    FakeAccel *a = opaque;
+    (void)as;
+    if (a->nzones == 8)
+        return -1;
+    a->zone_addr[a->nzones] = addr;
+    a->zone_len[a->nzones++] = len;
+    a->adds++;
+    return 0;
+}
+
+static void fake_posted_del(void *opaque, AddressSpace *as, uint64_t addr, uint32_t len)
+{
+    FakeAccel *a = opaque;
+    (void)as;
+    for (int i = 0; i < a->nzones; i++) {
+        if (a->zone_addr[i] == addr && a->zone_len[i] == len) {
+            a->zone_addr[i] = a->zone_addr[--a->nzones];
+            a->zone_len[i] = a->zone_len[a->nzones];
+            a->dels++;
+            return;
+        }
+    }
+    fail_msg("posted_del of a window never added: %#llx+%u", (unsigned long long)addr, len);
+}
+
+static void fake_posted_flush(void *opaque)
+{
+    FakeAccel *a = opaque;
+    a->flushes++;
+    for (int i = 0; i < a->queued; i++) {
+        uint32_t v = (uint32_t)a->queue[i].val;
+        address_space_write(a->as, a->queue[i].addr, &v, 4);
+    }
+    a->queued = 0;
+}
+
+/* a guest write the accelerator takes without an exit, if a window covers it */
+static bool fake_guest_write(FakeAccel *a, uint64_t addr, uint32_t val)
+{
+    for (int i = 0; i < a->nzones; i++) {
+        if (addr >= a->zone_addr[i] && addr + 4 <= a->zone_addr[i] + a->zone_len[i]) {
+            a->queue[a->queued].addr = addr;
+            a->queue[a->queued++].val = val;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_posted_windows(void **state)
+{
+    (void)state;
+    AddressSpace as;
+    address_space_init(&as, "mmio");
+    FakeAccel acc = {.as = &as};
+    MemoryListener l = {.posted_add = fake_posted_add,
+                        .posted_del = fake_posted_del,
+                        .posted_flush = fake_posted_flush,
+                        .opaque = &acc};
+    address_space_set_listener(&as, &l);
+    Dev d = {0};
+    MemoryRegion bar = make_region("bar", 0xfebc0000, 0x20000, &d);
+    /* windows must fit the region; at most MEMORY_REGION_MAX_POSTED */
+    assert_int_equal(memory_region_add_posted(&bar, 0x1fffe, 4), -1);
+    assert_int_equal(memory_region_add_posted(&bar, 0xd0, 0), -1);
+    assert_int_equal(memory_region_add_posted(&bar, 0xd0, 4), 0);
+    assert_int_equal(memory_region_add_posted(&bar, 0xd8, 4), 0);
+    /* not mapped yet: nothing registered, and a flush asks nobody */
+    assert_int_equal(acc.adds, 0);
+    memory_region_flush_posted(&bar);
+    assert_int_equal(acc.flushes, 0);
+    /* mapping registers them at the region's guest address */
+    assert_int_equal(address_space_add(&as, &bar), 0);
+    assert_int_equal(acc.nzones, 2);
+    assert_true(bar.posted[0].active && bar.posted[1].active);
+    assert_true(fake_guest_write(&acc, 0xfebc00d0, 0x9d));
+    assert_true(fake_guest_write(&acc, 0xfebc00d8, 0x80));
+    assert_false(fake_guest_write(&acc, 0xfebc00c8, 1)); /* not in a window: exits */
+    assert_int_equal(d.writes, 0);
+    /* a flush delivers them in guest order */
+    memory_region_flush_posted(&bar);
+    assert_int_equal(d.writes, 2);
+    assert_int_equal(d.last_off, 0xd8);
+    assert_int_equal(d.last_val, 0x80);
+    /* the BAR moves: writes queued at the old address reach the region
+     * before it leaves, then the windows follow it */
+    assert_true(fake_guest_write(&acc, 0xfebc00d0, 0x11));
+    address_space_del(&as, &bar);
+    assert_int_equal(d.writes, 3);
+    assert_int_equal(d.last_off, 0xd0);
+    assert_int_equal(d.last_val, 0x11);
+    assert_int_equal(acc.nzones, 0);
+    assert_int_equal(acc.dels, 2);
+    bar.addr = 0xfe000000;
+    assert_int_equal(address_space_add(&as, &bar), 0);
+    assert_int_equal(acc.nzones, 2);
+    assert_false(fake_guest_write(&acc, 0xfebc00d0, 1));
+    assert_true(fake_guest_write(&acc, 0xfe0000d8, 0x22));
+    memory_region_flush_posted(&bar);
+    assert_int_equal(d.last_off, 0xd8);
+    assert_int_equal(d.last_val, 0x22);
+    /* the table is bounded */
+    assert_int_equal(memory_region_add_posted(&bar, 0x10, 4), 0);
+    assert_int_equal(memory_region_add_posted(&bar, 0x20, 4), 0);
+    assert_int_equal(memory_region_add_posted(&bar, 0x30, 4), -1);
+    assert_int_equal(acc.nzones, 4);
+    address_space_del(&as, &bar);
+    assert_int_equal(acc.nzones, 0);
+    free(as.regions);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_as_del),
         cmocka_unit_test(test_as_unclaimed),
         cmocka_unit_test(test_as_dispatch),
+        cmocka_unit_test(test_posted_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
