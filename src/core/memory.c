@@ -45,14 +45,14 @@ static bool overlaps(const MemoryRegion *a, uint64_t addr, uint64_t size)
 
 static void ioeventfd_register(AddressSpace *as, MemoryRegion *mr, IoEventFd *e)
 {
-    if (as && as->listener && !e->active)
+    if (as && as->listener && as->listener->ioeventfd_add && !e->active)
         e->active =
             as->listener->ioeventfd_add(as->listener->opaque, as, mr->addr + e->offset, e) == 0;
 }
 
 static void ioeventfd_unregister(AddressSpace *as, MemoryRegion *mr, IoEventFd *e)
 {
-    if (as && as->listener && e->active)
+    if (as && as->listener && as->listener->ioeventfd_del && e->active)
         as->listener->ioeventfd_del(as->listener->opaque, as, mr->addr + e->offset, e);
     e->active = false;
 }
