@@ -4,11 +4,13 @@
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "core/loop.h"
 #include "core/vm.h"
 #include "trace/stats.h"
 
@@ -185,6 +187,9 @@ static MemoryListener kvm_listener = {
     .posted_flush = kvm_posted_flush,
 };
 
+static void intx_open(Vm *vm);
+static void intx_close(Vm *vm);
+
 int kvm_create_vm(Vm *vm, Error *err)
 {
     struct sysinfo si;
@@ -228,6 +233,7 @@ int kvm_create_vm(Vm *vm, Error *err)
     vm->coalesced_page =
         cpage > 0 && page > 0 && (long)(cpage + 1) * page <= vm->run_size ? cpage : 0;
     vm->posted_ring = NULL;
+    intx_open(vm);
     kvm_listener.opaque = vm;
     address_space_set_listener(&vm->m.mmio, &kvm_listener);
     address_space_set_listener(&vm->m.pio, &kvm_listener);
@@ -239,6 +245,7 @@ void kvm_destroy_vm(Vm *vm)
     /* closing the VM fd drops KVM's doorbells with it (and posted writes
      * still queued: the machine is being reset) */
     vm->posted_ring = NULL;
+    intx_close(vm);
     address_space_drop_listener_state(&vm->m.mmio);
     address_space_drop_listener_state(&vm->m.pio);
     for (int i = 0; i < vm->cfg.smp; i++)
@@ -250,6 +257,140 @@ void kvm_destroy_vm(Vm *vm)
     for (int i = 0; i < gm->nranges; i++)
         munmap(gm->range[i].host, gm->range[i].size);
     memset(gm, 0, sizeof(*gm));
+}
+
+/* PCI INTx lines through irqfds with EOI resampling.
+ *
+ * A level-triggered line driven with KVM_IRQ_LINE stays asserted in KVM's
+ * IOAPIC until the device lowers it, which it does when the driver reads
+ * the cause (ICR). If the guest signals EOI for the vector before that
+ * read, the IOAPIC sees the line still high and delivers the interrupt a
+ * second time; the second handler then finds ICR = 0. On the development
+ * host (nested, the guest kernel in KVM's emulator) every interrupt gets
+ * an extra EOI right at entry, so that every e1000 interrupt was taken
+ * twice (docs/BENCHMARKS.md).
+ *
+ * With an irqfd in resample mode KVM asserts the line when we signal the
+ * eventfd and lowers it itself at the EOI, telling us through the
+ * resample eventfd. If the device still wants the line then, we assert it
+ * again, but not at once: at the vCPU's next exit (normally the handler's
+ * cause read, which lowers it) or after INTX_REDELIVER_NS, whichever comes
+ * first. A line the device lowers before the EOI stays asserted in KVM
+ * until that EOI (the interrupt was delivered already; the IOAPIC takes
+ * no new one from this pin before the EOI anyway). */
+#define INTX_FIRST_GSI 16
+#define INTX_LINES 8
+#define INTX_REDELIVER_NS 1000000
+
+static void intx_assert(struct KvmIntx *l)
+{
+    uint64_t one = 1;
+    if (write(l->irqfd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+        l->asserted = true;
+}
+
+void kvm_intx_redeliver(Vm *vm)
+{
+    if (!atomic_exchange(&vm->intx_redeliver, false))
+        return;
+    timer_del(vm->intx_timer);
+    for (int i = 0; i < INTX_LINES; i++) {
+        struct KvmIntx *l = &vm->intx[i];
+        if (l->redeliver) {
+            l->redeliver = false;
+            if (l->want && !l->asserted && l->irqfd >= 0)
+                intx_assert(l);
+        }
+    }
+}
+
+static void intx_timer_cb(void *opaque)
+{
+    kvm_intx_redeliver(opaque);
+}
+
+/* KVM lowered the line at an EOI (main loop, device lock held) */
+static void intx_resampled(void *opaque)
+{
+    Vm *vm = the_vm;
+    struct KvmIntx *l = opaque;
+    uint64_t n;
+    if (read(l->resamplefd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+        return;
+    l->asserted = false;
+    if (l->want && !l->redeliver) {
+        l->redeliver = true;
+        atomic_store(&vm->intx_redeliver, true);
+        if (!timer_pending(vm->intx_timer))
+            timer_mod(vm->intx_timer, clock_ns() + INTX_REDELIVER_NS);
+    }
+}
+
+static void intx_close(Vm *vm)
+{
+    for (int i = 0; i < INTX_LINES; i++) {
+        struct KvmIntx *l = &vm->intx[i];
+        if (l->resamplefd >= 0) {
+            loop_set_fd_handler(l->resamplefd, NULL, NULL, NULL);
+            close(l->resamplefd);
+        }
+        if (l->irqfd >= 0)
+            close(l->irqfd);
+        *l = (struct KvmIntx){.irqfd = -1, .resamplefd = -1};
+    }
+    atomic_store(&vm->intx_redeliver, false);
+    if (vm->intx_timer)
+        timer_del(vm->intx_timer);
+}
+
+/* Without KVM_CAP_IRQFD_RESAMPLE (or when a call fails) the lines keep
+ * KVM_IRQ_LINE: correct, only the double delivery above stays. */
+static void intx_open(Vm *vm)
+{
+    for (int i = 0; i < INTX_LINES; i++)
+        vm->intx[i] = (struct KvmIntx){.irqfd = -1, .resamplefd = -1};
+    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) <= 0)
+        return;
+    if (!vm->intx_timer && !(vm->intx_timer = timer_new(intx_timer_cb, vm)))
+        return;
+    for (int i = 0; i < INTX_LINES; i++) {
+        struct KvmIntx *l = &vm->intx[i];
+        int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        int rfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct kvm_irqfd irqfd = {.fd = (uint32_t)fd,
+                                  .gsi = (uint32_t)(INTX_FIRST_GSI + i),
+                                  .flags = KVM_IRQFD_FLAG_RESAMPLE,
+                                  .resamplefd = (uint32_t)rfd};
+        if (fd < 0 || rfd < 0 || ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+            if (fd >= 0)
+                close(fd);
+            if (rfd >= 0)
+                close(rfd);
+            continue;
+        }
+        l->irqfd = fd;
+        l->resamplefd = rfd;
+        loop_set_fd_handler(rfd, intx_resampled, NULL, l);
+    }
+}
+
+void kvm_set_pci_irq(void *opaque, int gsi, int level)
+{
+    Vm *vm = opaque;
+    int i = gsi - INTX_FIRST_GSI;
+    if (i < 0 || i >= INTX_LINES || vm->intx[i].irqfd < 0) {
+        kvm_set_irq(vm, gsi, level);
+        return;
+    }
+    struct KvmIntx *l = &vm->intx[i];
+    l->want = level;
+    if (!level) {
+        l->redeliver = false; /* the cause was read: nothing to deliver again */
+        return;
+    }
+    if (!l->asserted)
+        intx_assert(l);
+    l->redeliver = false;
 }
 
 /* Drive an input of the in-kernel PIC/IOAPIC (pci.c and serial.c call this

@@ -168,6 +168,7 @@ static void handle_io(Vcpu *v)
                        mr ? mr->name : "-");
         }
     }
+    kvm_intx_redeliver(v->vm);
     device_unlock();
 }
 
@@ -190,6 +191,7 @@ static void handle_mmio(Vcpu *v)
                    run->mmio.is_write ? "write" : "read", (unsigned long long)run->mmio.phys_addr,
                    len, (unsigned long long)val, mr ? mr->name : "-", (unsigned long long)off);
     }
+    kvm_intx_redeliver(v->vm);
     device_unlock();
 }
 

@@ -46,6 +46,8 @@ int vm_init(Vm *vm, const VmConfig *cfg, Error *err)
     vm->cfg = *cfg;
     vm->vm_fd = -1;
     vm->kvm_fd = -1;
+    for (size_t i = 0; i < sizeof(vm->intx) / sizeof(vm->intx[0]); i++)
+        vm->intx[i].irqfd = vm->intx[i].resamplefd = -1;
     the_vm = vm;
     if (loop_init() < 0)
         return error_setf(err, "cannot create the main loop: %s", strerror(errno));
@@ -53,7 +55,7 @@ int vm_init(Vm *vm, const VmConfig *cfg, Error *err)
         return -1;
     address_space_init(&vm->m.mmio, "mmio");
     address_space_init(&vm->m.pio, "pio");
-    vm->m.pci = pci_bus_new(&vm->m.mmio, &vm->m.pio, kvm_set_irq, vm);
+    vm->m.pci = pci_bus_new(&vm->m.mmio, &vm->m.pio, kvm_set_pci_irq, vm);
     if (!vm->m.pci)
         return error_setf(err, "out of memory");
     pci_bus_map_config_ports(vm->m.pci);

@@ -77,6 +77,15 @@ typedef struct Vm {
     uint32_t posted_max;    /* entries in the ring */
     bool posted_flushing;   /* a flush is delivering (its writes may ask again) */
     uint64_t posted_writes; /* delivered so far (statistics) */
+    /* PCI INTx (GSI 16-23) through irqfds with EOI resampling (kvm.c) */
+    struct KvmIntx {
+        int irqfd, resamplefd; /* -1: KVM_IRQ_LINE instead */
+        bool want;             /* the devices' OR on this line */
+        bool asserted;         /* KVM holds it asserted (until the next EOI) */
+        bool redeliver;        /* EOI'd while wanted: assert again soon */
+    } intx[8];
+    struct Timer *intx_timer;
+    atomic_bool intx_redeliver; /* some line waits: the vCPU looks after its next exit */
     Vcpu vcpus[VM_MAX_VCPUS];
     atomic_int stop_reason;
     atomic_bool stopping;
@@ -102,6 +111,11 @@ int kvm_open(Vm *vm, Error *err);
 int kvm_create_vm(Vm *vm, Error *err);
 void kvm_destroy_vm(Vm *vm);
 void kvm_set_irq(void *opaque, int gsi, int level);
+/* A PCI INTx line (level-triggered, GSI 16-23): the PCI bus's set_gsi */
+void kvm_set_pci_irq(void *opaque, int gsi, int level);
+/* Called after a vCPU exit was handled (device lock held): lines EOI'd while
+ * still wanted are asserted again now */
+void kvm_intx_redeliver(Vm *vm);
 /* deliver the posted writes KVM queued (caller holds the device lock) */
 void kvm_flush_posted(Vm *vm);
 /* cheap unlocked check: has KVM queued posted writes? */
