@@ -1577,19 +1577,25 @@ static void e1000_doorbell_ready(void *opaque)
     e1000_doorbells_take(opaque);
 }
 
-/* A 4-byte tail write exited: give its value a doorbell for next time. */
-static void e1000_doorbell_learn(E1000State *s, int ring, uint32_t value)
+/* Values learnt per exiting tail write: the one written and the next ones
+ * around the ring, which a driver writes next (the Linux driver moves the
+ * tail by one or two descriptors per packet), so that a driver's first lap
+ * exits once per E1000_DOORBELL_AHEAD values instead of once per value.
+ * Bounds the exit's extra cost to that many KVM_IOEVENTFD calls. */
+#define E1000_DOORBELL_AHEAD 8
+
+static bool e1000_doorbell_known(E1000State *s, int ring, uint32_t value)
 {
-    if (s->db_epfd < 0 || s->db_full || s->db_count[ring] >= E1000_DOORBELL_MAX) {
-        return;
-    }
     for (uint32_t i = 0; i < s->db_count[ring]; i++) {
         if (s->db_value[ring][i] == value) {
-            /* it has one: the write exited because the doorbell was
-             * registered after the guest's write was already on its way */
-            return;
+            return true;
         }
     }
+    return false;
+}
+
+static bool e1000_doorbell_add(E1000State *s, int ring, uint32_t value)
+{
     uint32_t slot = s->db_count[ring];
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = ((uint32_t)ring << 16) | slot};
@@ -1600,11 +1606,35 @@ static void e1000_doorbell_learn(E1000State *s, int ring, uint32_t value)
             close(fd);
         }
         s->db_full = true; /* out of fds or KVM's bus is full: writes exit */
-        return;
+        return false;
     }
     s->db_fd[ring][slot] = fd;
     s->db_value[ring][slot] = (uint16_t)value;
     s->db_count[ring] = slot + 1;
+    return true;
+}
+
+/* A 4-byte tail write exited: give its value (and the next ones) a doorbell
+ * for next time. A value that has one already exited because the doorbell
+ * was registered after the guest's write was on its way. */
+static void e1000_doorbell_learn(E1000State *s, int ring, uint32_t value)
+{
+    if (s->db_epfd < 0) {
+        return;
+    }
+    uint32_t size = s->mac_reg[ring == DB_TX ? R(E1000_TDLEN) : R(E1000_RDLEN)] / 16;
+    uint32_t n =
+        size && value < size ? (size < E1000_DOORBELL_AHEAD ? size : E1000_DOORBELL_AHEAD) : 1;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t v = n > 1 ? (value + k) % size : value;
+        if (e1000_doorbell_known(s, ring, v)) {
+            continue;
+        }
+        if (s->db_full || s->db_count[ring] >= E1000_DOORBELL_MAX ||
+            !e1000_doorbell_add(s, ring, v)) {
+            return;
+        }
+    }
 }
 
 /* Accesses of 1, 2, 4 or 8 bytes at any offset: each dword touched is read

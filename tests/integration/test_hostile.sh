@@ -34,9 +34,9 @@ L=$LOGDIR/hostile
 # reads were seen taking 14 ms on this (nested, shared) host under load;
 # unbounded work would show as seconds (QEMU 7.2: 3 s in one TDT write).
 # TDLEN/RDLEN writes are timed apart (poke_ring_size_write_max_us): a VMM
-# may do per-ring-size work there. (e1kvm's doorbells cost one KVM_IOEVENTFD
-# registration, ~1-2 ms here, on the first write of a tail value, at most 32
-# per ring.)
+# may do per-ring-size work there. (e1kvm's doorbells cost up to 8
+# KVM_IOEVENTFD registrations, ~1-2 ms each here, on the first write of a
+# tail value: that value and the next 7; at most 256 per ring.)
 MAX_ACCESS_US=${E1KVM_HOSTILE_MAX_ACCESS_US:-100000}
 
 # --- the guest program, in a second initrd archive --------------------------
