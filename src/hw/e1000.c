@@ -182,6 +182,7 @@ typedef struct E1000State {
     /* interrupt moderation (SDM 3.2.7, 3.4, 13.4.19) */
     Timer *tidv_timer, *tadv_timer, *rdtr_timer, *radv_timer, *mit_timer;
     Timer *posted_timer;                  /* bounds how long a posted IMS write can wait */
+    uint32_t ims_ever;                    /* causes the guest has unmasked since reset */
     int64_t tidv_deadline, rdtr_deadline; /* timers re-armed lazily */
     int64_t next_irq_ns;                  /* ITR: earliest next assertion */
 
@@ -390,8 +391,9 @@ static void stat_size(E1000State *s, uint32_t reg64, size_t len)
  * them in first. The device takes them in too before it decides about its
  * interrupt line, so that it never asserts for a cause the guest has masked
  * already. A guest that unmasks and then never exits would wait for its
- * interrupt: while a cause is pending behind the mask, a timer looks every
- * E1000_POSTED_POLL_NS. */
+ * interrupt: while a cause the guest has ever unmasked is pending behind
+ * the mask, a timer looks every E1000_POSTED_POLL_NS (causes a driver never
+ * enables, like the Linux driver's TXQE, do not keep it running). */
 #define E1000_POSTED_POLL_NS 2000000
 
 static void e1000_take_posted(E1000State *s)
@@ -408,8 +410,7 @@ static void e1000_posted_timer_cb(void *opaque);
 static void e1000_update_irq(E1000State *s)
 {
     e1000_take_posted(s);
-    if (s->posted &&
-        (s->mac_reg[R(E1000_ICR)] & ~s->mac_reg[R(E1000_IMS)] & ~E1000_ICR_INT_ASSERTED) &&
+    if (s->posted && (s->mac_reg[R(E1000_ICR)] & ~s->mac_reg[R(E1000_IMS)] & s->ims_ever) &&
         !timer_pending(s->posted_timer)) {
         timer_mod(s->posted_timer, clock_ns() + E1000_POSTED_POLL_NS);
     }
@@ -942,6 +943,7 @@ static void e1000_reset(E1000State *s)
     timer_del(s->radv_timer);
     timer_del(s->mit_timer);
     timer_del(s->posted_timer);
+    s->ims_ever = 0;
     timer_del(s->tx_timer);
     timer_del(s->rx_timer);
     s->next_irq_ns = 0;
@@ -1149,6 +1151,7 @@ static void set_ics_reg(E1000State *s, int index, uint32_t val)
 static void set_ims(E1000State *s, int index, uint32_t val)
 {
     s->mac_reg[index] |= val & E1000_ICR_CAUSES;
+    s->ims_ever |= val & E1000_ICR_CAUSES;
     e1000_update_irq(s);
 }
 
