@@ -23,6 +23,7 @@
  * Section numbers refer to the Intel 8254x Family of Gigabit Ethernet
  * Controllers Software Developer's Manual (SDM). */
 #include <endian.h>
+#include <linux/virtio_net.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +90,7 @@
 #define IPPROTO_TCP_ 6
 #define IPPROTO_UDP_ 17
 #define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_CWR 0x80
 #define TCP_FLAG_PSH 0x08
 
 /* ------------------------------------------------------------------------ */
@@ -114,6 +116,7 @@ typedef struct E1000Tx {
     E1000TxContext ctx;               /* the one this packet uses, fixed at its first descriptor */
     bool in_packet;                   /* saw the first descriptor of a packet, not yet EOP */
     bool tse;       /* this packet is segmented (DCMD.TSE of its first descriptor) */
+    bool gso;       /* ... by the backend: gathered whole, sent as one GSO frame */
     bool drop;      /* something went wrong: consume the descriptors, send nothing */
     bool hdr_saved; /* TSO: the header has been copied to header[] */
     uint8_t popts;  /* POPTS of the first data descriptor */
@@ -166,11 +169,13 @@ typedef struct E1000State {
     MacProp conf_mac;
     bool doorbells; /* doorbells=on: TDT/RDT writes signal eventfds instead of exiting */
     bool posted;    /* posted=on: IMS/IMC writes queue in KVM instead of exiting */
+    bool gso;       /* gso=on: TSO sends go to a vnet_hdr backend whole */
 
     PCIDevice pci;
     GuestMemory *ram;
     NetClient *nic;
     uint8_t macaddr[ETH_ALEN];
+    bool vnet_hdr; /* frames to and from the peer carry a virtio_net_hdr */
 
     uint32_t mac_reg[E1000_NREGS];
     uint16_t phy_reg[E1000_PHY_REGS];
@@ -916,7 +921,7 @@ static void e1000_set_link_status(NetClient *nc)
 
 static void e1000_tx_reset_packet(E1000Tx *tx)
 {
-    tx->in_packet = tx->tse = tx->drop = tx->hdr_saved = false;
+    tx->in_packet = tx->tse = tx->gso = tx->drop = tx->hdr_saved = false;
     tx->popts = 0;
     tx->vle = false;
     tx->vlan_tci = 0;
@@ -1755,10 +1760,28 @@ static void insert_csum(uint8_t *p, uint32_t len, uint32_t css, uint32_t cso, ui
 
 /* Hand one frame to the peer, inserting the VLAN tag and padding as the MAC
  * does on the wire. */
-static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len)
+/* Statistics for one frame as it is on the wire (FCS included). */
+static void tx_count_frame(E1000State *s, uint32_t wire, const uint8_t *dst)
 {
+    stat_inc(s, E1000_GPTC, 1);
+    stat_inc(s, E1000_TPT, 1);
+    stat_add64(s, E1000_GOTCL, wire + 4);
+    stat_add64(s, E1000_TOTL, wire + 4);
+    stat_size(s, E1000_PTC64, wire + 4);
+    if (dst && (dst[0] & 1)) {
+        static const uint8_t bcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+        stat_inc(s, memcmp(dst, bcast, ETH_ALEN) ? E1000_MPTC : E1000_BPTC, 1);
+    }
+}
+
+/* Send one frame (or, with @vh, one GSO frame that the backend segments:
+ * its statistics are counted by the caller, segment by segment). */
+static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len,
+                              const struct virtio_net_hdr *vh)
+{
+    static const struct virtio_net_hdr no_offload;
     uint8_t tag[4];
-    struct iovec iov[3];
+    struct iovec iov[4];
     int n = 0;
     bool vlan = s->tx.vle && len >= 2 * ETH_ALEN;
     uint32_t wire = len + (vlan ? 4 : 0);
@@ -1768,6 +1791,10 @@ static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len)
         memset(buf + len, 0, E1000_MIN_FRAME - wire);
         len += E1000_MIN_FRAME - wire;
         wire = E1000_MIN_FRAME;
+    }
+    if (s->vnet_hdr) {
+        iov[n++] = (struct iovec){.iov_base = (void *)(vh ? vh : &no_offload),
+                                  .iov_len = sizeof(struct virtio_net_hdr)};
     }
     if (vlan) {
         st16be(tag, (uint16_t)s->mac_reg[R(E1000_VET)]);
@@ -1783,23 +1810,18 @@ static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len)
         TRACE(e1000_send_packet, "len=%u lost: no carrier", wire);
         return; /* no carrier: the frame goes nowhere */
     }
-    TRACE(e1000_send_packet, "len=%u%s", wire, vlan ? " VLAN tag inserted" : "");
+    TRACE(e1000_send_packet, "len=%u%s%s", wire, vlan ? " VLAN tag inserted" : "",
+          vh ? " as one GSO frame (vnet_hdr)" : "");
     work_add(&s->tx_work, E1000_FRAME_COST + wire);
-    /* statistics count the frame as it is on the wire, FCS included */
-    stat_inc(s, E1000_GPTC, 1);
-    stat_inc(s, E1000_TPT, 1);
-    stat_add64(s, E1000_GOTCL, wire + 4);
-    stat_add64(s, E1000_TOTL, wire + 4);
-    stat_size(s, E1000_PTC64, wire + 4);
-    if (len >= ETH_ALEN && (buf[0] & 1)) {
-        static const uint8_t bcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-        stat_inc(s, memcmp(buf, bcast, ETH_ALEN) ? E1000_MPTC : E1000_BPTC, 1);
+    if (!vh) {
+        tx_count_frame(s, wire, len >= ETH_ALEN ? buf : NULL);
     }
 
     bool loopback = (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_LBM_MASK) == E1000_RCTL_LBM_MAC ||
                     (s->phy_reg[PHY_CTRL] & MII_CR_LOOPBACK);
     if (loopback) {
-        /* diagnostics: straight back in (the receive side's work counts too) */
+        /* diagnostics: straight back in (the receive side's work counts
+         * too); never a GSO frame (tx_start_packet) */
         work_add(&s->tx_work, E1000_FRAME_COST + wire);
         e1000_receive_iov(s->nic, iov, n);
         return;
@@ -1871,7 +1893,7 @@ static void xmit_seg(E1000State *s, bool last)
         trace_emit(TRACE_e1000_xmit_seg, "len=%u%s seg=%u ip_csum=%s l4_csum=%s legacy_csum=%s",
                    len, tx->tse ? " TSO" : "", tx->tso_frames, ip, l4, leg);
     }
-    e1000_send_packet(s, p, len);
+    e1000_send_packet(s, p, len, NULL);
     if (tx->tse) {
         tx->tso_frames++;
         tx->tso_payload += len - c->hdr_len;
@@ -1898,7 +1920,7 @@ static bool tx_add_data(E1000State *s, uint64_t addr, uint32_t len)
     }
     tx->total += len;
     work_add(&s->tx_work, len);
-    if (!tx->tse) {
+    if (!tx->tse || tx->gso) { /* buf holds E1000_TSO_MAX_DATA */
         if (dma_read(s->ram, addr, tx->buf + tx->size, len) < 0) {
             tx->drop = true; /* buffer outside RAM: the frame cannot be fetched */
             return true;
@@ -1957,10 +1979,93 @@ static bool tx_tso_data(E1000State *s, uint64_t addr, uint32_t len)
     return true;
 }
 
+/* ---- GSO hand-off (gso=on, -netdev tap with vnet_hdr) ----
+ *
+ * A TSO send is the hardware cutting one TCP packet of up to 64 KiB into
+ * MSS-sized segments (SDM 3.5). When the backend takes a virtio_net_hdr, the
+ * host kernel can do that cut itself (or not at all: a frame for the host
+ * goes up its stack whole), so the device gathers the packet whole and sends
+ * one GSO frame: one write instead of one per segment, no per-segment
+ * checksum in the VMM. What the guest sees is the same as with segmentation
+ * here: descriptors written back, statistics counted per segment, the same
+ * segments on the wire (IPv4 identification + n, FIN/PSH on the last only,
+ * TCP checksum of each: the kernel's TCP GSO does exactly what SDM 3.5.3
+ * asks of the hardware). Only TCP with TXSM (the checksum the kernel must
+ * finish); UDP TSO, odd header layouts and loopback use the model's own
+ * segmentation. */
+static bool tx_can_gso(E1000State *s, const E1000TxContext *c, uint8_t popts)
+{
+    uint32_t iphl = c->ip ? 20 : 40;
+    bool loopback = (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_LBM_MASK) == E1000_RCTL_LBM_MAC ||
+                    (s->phy_reg[PHY_CTRL] & MII_CR_LOOPBACK);
+    return s->vnet_hdr && c->tcp && (popts & E1000_TXD_POPTS_TXSM) && !loopback &&
+           c->ipcss >= ETH_HLEN && (uint32_t)c->ipcss + iphl <= c->tucss &&
+           (uint32_t)c->tucss + 20 <= c->hdr_len && c->tucso == c->tucss + 16 &&
+           c->paylen + (uint32_t)c->hdr_len - c->ipcss <= 0xffff;
+}
+
+/* The gathered packet as one GSO frame; false (counted as a failed TSO
+ * context) when it does not add up to a TCP packet the kernel can cut. */
+static bool xmit_gso(E1000State *s)
+{
+    E1000Tx *tx = &s->tx;
+    const E1000TxContext *c = &tx->ctx;
+    uint8_t *p = tx->buf;
+    uint32_t len = tx->size, hdr = c->hdr_len, ipcss = c->ipcss, tucss = c->tucss;
+
+    if (len < hdr || len - ipcss > 0xffff || (p[tucss + 12] >> 4) * 4u + tucss != hdr) {
+        return false; /* data shorter than its header, or TCP options past HDRLEN */
+    }
+    uint32_t payload = len - hdr;
+    if (payload <= c->mss) {
+        /* one segment: the model sends it like the hardware would */
+        memcpy(tx->header, p, hdr);
+        tx->hdr_saved = true;
+        xmit_seg(s, true);
+        return true;
+    }
+    if (c->ip) {
+        st16be(p + ipcss + 2, (uint16_t)(len - ipcss)); /* the kernel sets each segment's */
+    } else {
+        st16be(p + ipcss + 4, (uint16_t)(len - ipcss - 40));
+    }
+    /* the driver seeded the TCP checksum with the pseudo-header sum without
+     * the length; a GSO frame carries it with the whole packet's L4 length,
+     * and the kernel replaces that by each segment's */
+    st16be(p + c->tucso, csum_fold(ld16be(p + c->tucso) + (len - tucss)));
+    if (tx->popts & E1000_TXD_POPTS_IXSM) {
+        insert_csum(p, len, c->ipcss, c->ipcso, c->ipcse, false);
+    }
+    uint32_t vlan = tx->vle ? 4 : 0;
+    struct virtio_net_hdr vh = {
+        .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+        .gso_type = (uint8_t)((c->ip ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_TCPV6) |
+                              ((p[tucss + 13] & TCP_FLAG_CWR) ? VIRTIO_NET_HDR_GSO_ECN : 0)),
+        .hdr_len = (uint16_t)(hdr + vlan),
+        .gso_size = c->mss,
+        .csum_start = (uint16_t)(tucss + vlan),
+        .csum_offset = (uint16_t)(c->tucso - tucss),
+    };
+    uint32_t nseg = (payload + c->mss - 1) / c->mss;
+    TRACE(e1000_xmit_seg, "len=%u TSO as one GSO frame: %u segments of MSS %u", len, nseg, c->mss);
+    /* the segments the wire would carry, for the statistics */
+    for (uint32_t i = 0; i < nseg; i++) {
+        uint32_t seg = i + 1 < nseg ? c->mss : payload - i * c->mss;
+        tx_count_frame(s, hdr + seg + vlan, p);
+    }
+    e1000_send_packet(s, p, len, &vh);
+    tx->tso_frames = nseg;
+    tx->tso_payload = payload;
+    return true;
+}
+
 static void tx_end_packet(E1000State *s)
 {
     E1000Tx *tx = &s->tx;
-    if (tx->tse) {
+    if (tx->gso) {
+        bool ok = !tx->drop && xmit_gso(s);
+        stat_inc(s, ok ? E1000_TSCTC : E1000_TSCTFC, 1);
+    } else if (tx->tse) {
         uint32_t hdr = tx->ctx.hdr_len;
         /* the rest after the last full segment; nothing if HDRLEN was
          * beyond the data */
@@ -1992,6 +2097,8 @@ static void tx_start_packet(E1000State *s, bool tse, uint8_t popts)
          * segmented: the packet is consumed and counted as failed */
         if (c->mss == 0 || (uint32_t)c->hdr_len + c->mss > E1000_TX_MAX_FRAME) {
             tx->drop = true;
+        } else {
+            tx->gso = tx_can_gso(s, c, popts);
         }
     }
 }
@@ -2314,9 +2421,8 @@ static void e1000_rx_store(E1000State *s, const uint8_t *buf, size_t total, uint
     s->mac_reg[R(E1000_RDH)] = idx;
 }
 
-static ssize_t e1000_receive_iov(NetClient *nc, const struct iovec *iov, int iovcnt)
+static ssize_t e1000_receive_frame(E1000State *s, const struct iovec *iov, int iovcnt)
 {
-    E1000State *s = nc->opaque;
     uint32_t rctl = s->mac_reg[R(E1000_RCTL)];
     size_t size = iov_size(iov, iovcnt);
     uint8_t *buf = s->rx_buf;
@@ -2463,7 +2569,42 @@ static void e1000_nc_cleanup(NetClient *nc)
     timer_free(s->tx_timer);
     timer_free(s->rx_timer);
     s->tx_timer = s->rx_timer = NULL;
+    if (s->vnet_hdr && nc->peer) {
+        net_using_vnet_hdr(nc->peer, false);
+    }
+    s->vnet_hdr = false;
     s->nic = NULL;
+}
+
+/* A frame from the peer. With vnet_hdr it starts with the backend's
+ * virtio_net_hdr, which says nothing the NIC needs: no offloads are enabled
+ * towards the guest (e1kvm never sets TUNSETOFFLOAD), so frames come whole
+ * and with their checksums. */
+#define E1000_RX_MAX_IOV 64
+static ssize_t e1000_receive_iov(NetClient *nc, const struct iovec *iov, int iovcnt)
+{
+    E1000State *s = nc->opaque;
+    if (!s->vnet_hdr) {
+        return e1000_receive_frame(s, iov, iovcnt);
+    }
+    struct iovec v[E1000_RX_MAX_IOV];
+    size_t hdr = sizeof(struct virtio_net_hdr), skip = hdr;
+    int k = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t cut = skip < iov[i].iov_len ? skip : iov[i].iov_len;
+        skip -= cut;
+        if (iov[i].iov_len > cut) {
+            if (k == E1000_RX_MAX_IOV) {
+                return (ssize_t)iov_size(iov, iovcnt); /* too many pieces: dropped */
+            }
+            v[k++] = (struct iovec){(char *)iov[i].iov_base + cut, iov[i].iov_len - cut};
+        }
+    }
+    if (skip) {
+        return (ssize_t)iov_size(iov, iovcnt); /* shorter than its header */
+    }
+    ssize_t r = e1000_receive_frame(s, v, k);
+    return r > 0 ? r + (ssize_t)hdr : r;
 }
 
 /* QMP query-rx-filter: the filter registers as the guest programmed them. */
@@ -2582,6 +2723,15 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
 
     s->nic = net_client_new(&e1000_net_info, obj->id ? obj->id : "e1000", s);
     net_client_set_peer(s->nic, peer);
+    /* gso=on with a backend that carries virtio-net headers: TSO sends
+     * leave as GSO frames (xmit_gso) */
+    if (s->gso && net_has_vnet_hdr(peer)) {
+        net_using_vnet_hdr(peer, true);
+        s->vnet_hdr = s->nic->vnet_hdr_len == sizeof(struct virtio_net_hdr);
+        if (!s->vnet_hdr) {
+            net_using_vnet_hdr(peer, false);
+        }
+    }
     s->nic->link_down = peer->link_down;
     e1000_update_link(s, false);
     return 0;
@@ -2597,6 +2747,8 @@ static const Property e1000_props[] = {
      * have no doorbell and exit as before) */
     PROP_BOOL("doorbells", E1000State, doorbells, "on",
               "TDT/RDT writes as KVM ioeventfds instead of exits (values learnt as written)"),
+    PROP_BOOL("gso", E1000State, gso, "on",
+              "TSO sends handed to a vnet_hdr backend whole, as GSO frames, not cut here"),
     PROP_BOOL("posted", E1000State, posted, "on",
               "IMS/IMC writes posted through KVM's coalesced MMIO ring instead of exiting"),
     PROP_END,

@@ -70,9 +70,28 @@ static void dump_packet(NetFilter *f, NetClient *nc, NetFilterDir dir, const str
                         int iovcnt, size_t size)
 {
     DumpState *s = f->opaque;
-    (void)nc;
     if (s->failed) {
         return;
+    }
+    /* the link's virtio-net header is not part of the frame: skip it */
+    struct iovec skipped[DUMP_MAX_IOV];
+    size_t hdr = nc ? nc->vnet_hdr_len : 0;
+    if (hdr) {
+        if (size < hdr) {
+            return;
+        }
+        int k = 0;
+        for (int i = 0; i < iovcnt && k < DUMP_MAX_IOV; i++) {
+            size_t skip = hdr < iov[i].iov_len ? hdr : iov[i].iov_len;
+            hdr -= skip;
+            if (iov[i].iov_len > skip) {
+                skipped[k++] =
+                    (struct iovec){(char *)iov[i].iov_base + skip, iov[i].iov_len - skip};
+            }
+        }
+        size -= nc->vnet_hdr_len;
+        iov = skipped;
+        iovcnt = k;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -243,9 +243,11 @@ ssize_t net_send_iov(NetClient *sender, const struct iovec *iov, int iovcnt, Net
 
     if (!peer || sender->link_down || peer->link_down || size > NET_MAX_PACKET) {
         sender->dropped_total++;
-        TRACE(net_send, "%s -> %s len=%zu dropped: %s", nc_name(sender),
-              peer ? nc_name(peer) : "-", size,
-              !peer ? "no peer" : size > NET_MAX_PACKET ? "too large" : "link down");
+        TRACE(net_send, "%s -> %s len=%zu dropped: %s", nc_name(sender), peer ? nc_name(peer) : "-",
+              size,
+              !peer                   ? "no peer"
+              : size > NET_MAX_PACKET ? "too large"
+                                      : "link down");
         return -1;
     }
     TRACE(net_send, "%s -> %s len=%zu", nc_name(sender), nc_name(peer), size);

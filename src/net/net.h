@@ -24,7 +24,9 @@
 #include "util/error.h"
 
 #define NET_QUEUE_MAX_PACKETS 256
-#define NET_MAX_PACKET 65562 /* 64 KiB + vlan + virtio-net header room */
+/* 64 KiB of IP packet (a GSO frame from a TSO send) + Ethernet/VLAN header
+ * + virtio-net header, with room to spare */
+#define NET_MAX_PACKET (65536 + 512)
 
 typedef struct NetClient NetClient;
 typedef void (*NetSentCb)(NetClient *sender);
@@ -62,11 +64,11 @@ struct NetRxFilter {
     bool broadcast_allowed; /* RCTL.BAM */
     bool vlan_filter;       /* only VLANs in vlan_table (RCTL.VFE) */
     uint8_t main_mac[6];
-    int n_unicast;          /* further exact unicast addresses */
+    int n_unicast; /* further exact unicast addresses */
     uint8_t unicast[16][6];
-    int n_multicast;        /* exact multicast addresses */
+    int n_multicast; /* exact multicast addresses */
     uint8_t multicast[16][6];
-    uint32_t mc_hash[128];  /* multicast hash table bits (e1000 MTA), 4096 */
+    uint32_t mc_hash[128];    /* multicast hash table bits (e1000 MTA), 4096 */
     uint32_t vlan_table[128]; /* VLAN IDs allowed when vlan_filter, 4096 */
 };
 
@@ -99,6 +101,11 @@ struct NetClient {
     NetClient *peer;
     NetQueue queue; /* packets waiting to be received by this client */
     bool link_down;
+    /* Bytes of struct virtio_net_hdr in front of every frame on this link,
+     * both ways (0: plain Ethernet frames). Set on both ends when the
+     * frontend takes the backend's header over (net_using_vnet_hdr);
+     * filters skip it. */
+    size_t vnet_hdr_len;
     void *opaque; /* the backend or device state */
     /* Statistics. queued_total: packets that waited in this client's
      * queue. dropped_total: packets lost by the net layer or the backend at

@@ -44,8 +44,10 @@ typedef struct TapState {
     char *ifname;
     char *fd_str; /* fd=N; a string so that "not given" is visible */
     char *script, *downscript;
-    bool vnet_hdr;
+    char *vnet_hdr_str; /* "on", "off" or not given (auto) */
     /* state */
+    bool vnet_hdr;          /* open the TAP with IFF_VNET_HDR */
+    bool vnet_hdr_required; /* vnet_hdr=on: an error if it cannot be had */
     int fd;
     char name[IFNAMSIZ]; /* the interface, for messages */
     NetClient *nc;
@@ -63,7 +65,11 @@ static const Property tap_props[] = {
     PROP_STR("fd", TapState, fd_str, NULL, "already opened TAP file descriptor (from a manager)"),
     PROP_STR("script", TapState, script, NULL, "only 'no': e1kvm runs no scripts"),
     PROP_STR("downscript", TapState, downscript, NULL, "only 'no': e1kvm runs no scripts"),
-    PROP_BOOL("vnet_hdr", TapState, vnet_hdr, "off", "use IFF_VNET_HDR (virtio-net header)"),
+    /* not given: on where the kernel (ifname=) or the fd (fd=) has it. A
+     * frontend that can (e1000 with gso=on) then hands TSO sends to the
+     * kernel whole; the others see plain frames as before */
+    PROP_STR("vnet_hdr", TapState, vnet_hdr_str, NULL,
+             "on|off: use IFF_VNET_HDR (virtio-net header); default: where supported"),
     PROP_END,
 };
 
@@ -228,6 +234,10 @@ static void tap_using_vnet_hdr(NetClient *nc, bool enable)
 {
     TapState *s = nc->opaque;
     s->using_vnet_hdr = enable && s->has_vnet_hdr;
+    nc->vnet_hdr_len = s->using_vnet_hdr ? (size_t)s->vnet_hdr_len : 0;
+    if (nc->peer) {
+        nc->peer->vnet_hdr_len = nc->vnet_hdr_len;
+    }
 }
 
 static void tap_cleanup(NetClient *nc)
@@ -325,8 +335,11 @@ static int tap_open_ifname(TapState *s, Error *err)
     if (s->vnet_hdr) {
         unsigned features = 0;
         if (ioctl(fd, TUNGETFEATURES, &features) < 0 || !(features & IFF_VNET_HDR)) {
-            close(fd);
-            return error_setf(err, "tap: vnet_hdr=on is not supported by this kernel");
+            if (s->vnet_hdr_required) {
+                close(fd);
+                return error_setf(err, "tap: vnet_hdr=on is not supported by this kernel");
+            }
+            s->vnet_hdr = false;
         }
     }
 
@@ -412,7 +425,7 @@ static int tap_open_fd(TapState *s, Error *err)
     if (!(ifr.ifr_flags & IFF_NO_PI)) {
         return error_setf(err, "tap: fd=%d was opened without IFF_NO_PI", fd);
     }
-    if (s->vnet_hdr && !(ifr.ifr_flags & IFF_VNET_HDR)) {
+    if (s->vnet_hdr_required && !(ifr.ifr_flags & IFF_VNET_HDR)) {
         return error_setf(err, "tap: vnet_hdr=on but fd=%d was opened without IFF_VNET_HDR", fd);
     }
     /* The header is a property of the fd: handle it even with vnet_hdr=off. */
@@ -444,6 +457,14 @@ static int tap_realize(Object *obj, Machine *m, Error *err)
     }
     if (!by_name && !by_fd) {
         return error_setf(err, "tap: ifname= or fd= is required");
+    }
+    if (!s->vnet_hdr_str || !strcmp(s->vnet_hdr_str, "on")) {
+        s->vnet_hdr = true;
+        s->vnet_hdr_required = s->vnet_hdr_str != NULL;
+    } else if (!strcmp(s->vnet_hdr_str, "off")) {
+        s->vnet_hdr = false;
+    } else {
+        return error_setf(err, "tap: vnet_hdr=%s: expected on or off", s->vnet_hdr_str);
     }
     if (by_name && by_fd) {
         return error_setf(err, "tap: ifname= and fd= cannot be used together");

@@ -23,6 +23,7 @@
 #include "hw/pci.h"
 #include "net/net.h"
 #include "qom/object.h"
+#include <linux/virtio_net.h>
 
 #define FX_RAM_SIZE (16u << 20)
 #define FX_MAX_SENT 1024
@@ -97,6 +98,33 @@ static const NetClientInfo fx_backend_info = {
     .link_status_changed = fx_backend_link,
 };
 
+/* A backend with a virtio_net_hdr (like tap with vnet_hdr): the fixture
+ * uses it while fx_backend_vnet is set. */
+static bool fx_backend_vnet;
+
+static bool fx_backend_has_vnet(NetClient *nc)
+{
+    (void)nc;
+    return true;
+}
+
+static void fx_backend_using_vnet(NetClient *nc, bool enable)
+{
+    nc->vnet_hdr_len = enable ? sizeof(struct virtio_net_hdr) : 0;
+    if (nc->peer) {
+        nc->peer->vnet_hdr_len = nc->vnet_hdr_len;
+    }
+}
+
+static const NetClientInfo fx_backend_vnet_info = {
+    .type = "fake",
+    .kind = NET_CLIENT_BACKEND,
+    .receive_iov = fx_backend_receive,
+    .link_status_changed = fx_backend_link,
+    .has_vnet_hdr = fx_backend_has_vnet,
+    .using_vnet_hdr = fx_backend_using_vnet,
+};
+
 static void fx_sent_cb(NetClient *sender)
 {
     E1000Fixture *f = sender->opaque;
@@ -135,7 +163,8 @@ static E1000Fixture *fx_new_opts(const char *extra)
     f->m.pci = pci_bus_new(&f->m.mmio, &f->m.pio, fx_set_gsi, f);
 
     snprintf(f->backend_id, sizeof(f->backend_id), "fake%d", serial++);
-    f->backend = net_client_new(&fx_backend_info, f->backend_id, f);
+    f->backend = net_client_new(fx_backend_vnet ? &fx_backend_vnet_info : &fx_backend_info,
+                                f->backend_id, f);
     net_backend_register(f->backend);
 
     char opts[256];

@@ -1515,6 +1515,113 @@ static void test_tx_tso_ipv4(void **state)
     check_tso4_segments(f, 5, fr, plen, 100, 7, 1, 0x18);
 }
 
+/* TSO handed to a vnet_hdr backend (gso=on): one GSO frame whose segments,
+ * cut as the kernel's TCP GSO cuts them, are byte for byte the frames the
+ * model's own segmentation sends; statistics count the segments. */
+static size_t ref_gso_cut(const uint8_t *g, size_t glen, const struct virtio_net_hdr *vh,
+                          unsigned i, uint8_t *out)
+{
+    size_t hdr = vh->hdr_len, payload = glen - hdr, off = (size_t)i * vh->gso_size;
+    size_t n = payload - off < vh->gso_size ? payload - off : vh->gso_size;
+    bool last = off + n == payload;
+    memcpy(out, g, hdr);
+    memcpy(out + hdr, g + hdr + off, n);
+    uint8_t *ip = out + 14, *tcp = out + vh->csum_start;
+    put16(ip + 2, (uint16_t)(hdr - 14 + n));
+    put16(ip + 4, (uint16_t)(get16(ip + 4) + i));
+    put16(ip + 10, 0);
+    put16(ip + 10, (uint16_t)~t_fold(t_sum(ip, 20, 0)));
+    uint32_t seq = (uint32_t)get16(tcp + 4) << 16 | get16(tcp + 6);
+    seq += (uint32_t)off;
+    put16(tcp + 4, (uint16_t)(seq >> 16));
+    put16(tcp + 6, (uint16_t)seq);
+    if (!last) {
+        tcp[13] &= (uint8_t)~0x09; /* FIN, PSH */
+    }
+    size_t l4 = hdr - vh->csum_start + n;
+    put16(tcp + vh->csum_offset, 0);
+    put16(tcp + vh->csum_offset, (uint16_t)~t_fold(t_sum(tcp, l4, t_pseudo4(ip, 6, l4))));
+    return hdr + n;
+}
+
+static void test_tx_tso_gso(void **state)
+{
+    (void)state;
+    static uint8_t fr[8000], seg[2048];
+    const unsigned mss = 1448;
+    const size_t plen = 4000;
+    E1000Fixture *model = fx_new(), *f;
+    fx_backend_vnet = true;
+    f = fx_new();
+    fx_backend_vnet = false;
+    assert_non_null(model);
+    assert_non_null(f);
+    E1000Fixture *both[2] = {model, f};
+    for (int k = 0; k < 2; k++) {
+        txq_tail = 0; /* both rings start at 0; f's goes on from where it ends */
+        tx_setup(both[k], 8);
+        size_t len = prep_tso4(fr, plen, 0x19, 0x1000, 0x10000000);
+        memcpy(ram(TXBUF), fr, len);
+        tx_push_ctx(14, 24, 33, 34, 50, 0,
+                    E1000_TXD_CMD_TSE | E1000_TXD_CMD_TCP | E1000_TXD_CMD_IP | (uint32_t)plen, 54,
+                    (uint16_t)mss);
+        uint32_t popts = POPTS(E1000_TXD_POPTS_IXSM | E1000_TXD_POPTS_TXSM);
+        tx_push(TXBUF, DATA(54, E1000_TXD_CMD_TSE | E1000_TXD_CMD_IFCS), popts);
+        uint32_t last = tx_push(
+            TXBUF + 54, DATA(len - 54, E1000_TXD_CMD_TSE | E1000_TXD_CMD_EOP | E1000_TXD_CMD_RS),
+            popts);
+        tx_kick(both[k]);
+        assert_true(tx_status(last) & E1000_TXD_STAT_DD);
+        assert_int_equal(fx_rd(both[k], E1000_TSCTC), 1);
+        assert_int_equal(fx_rd(both[k], E1000_GPTC), 3);
+    }
+    assert_int_equal(model->nsent, 3);
+    assert_int_equal(f->nsent, 1); /* one write for the whole packet */
+    const size_t vhl = sizeof(struct virtio_net_hdr);
+    struct virtio_net_hdr vh;
+    memcpy(&vh, f->sent[0], vhl);
+    const uint8_t *g = f->sent[0] + vhl;
+    size_t glen = f->sent_len[0] - vhl;
+    assert_int_equal(glen, 54 + plen);
+    assert_int_equal(vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+    assert_int_equal(vh.gso_size, mss);
+    assert_int_equal(vh.hdr_len, 54);
+    assert_int_equal(vh.csum_start, 34);
+    assert_int_equal(vh.csum_offset, 16);
+    /* what the kernel expects in a GSO frame: the IP length of the whole
+     * packet, the TCP field holding the pseudo-header sum with its length */
+    assert_int_equal(get16(g + 14 + 2), glen - 14);
+    assert_int_equal(get16(g + 34 + 16), t_fold(t_pseudo4(g + 14, 6, glen - 34)));
+    for (unsigned i = 0; i < 3; i++) {
+        size_t n = ref_gso_cut(g, glen, &vh, i, seg);
+        assert_int_equal(n, model->sent_len[i]);
+        assert_memory_equal(seg, model->sent[i], n);
+    }
+    /* a packet within one MSS goes out as a plain frame (zero header) */
+    fx_clear_sent(f);
+    size_t len = prep_tso4(fr, 500, 0x18, 9, 9);
+    memcpy(ram(TXBUF), fr, len);
+    tx_push_ctx(14, 24, 33, 34, 50, 0,
+                E1000_TXD_CMD_TSE | E1000_TXD_CMD_TCP | E1000_TXD_CMD_IP | 500u, 54, (uint16_t)mss);
+    tx_push(TXBUF, DATA(len, E1000_TXD_CMD_TSE | E1000_TXD_CMD_EOP),
+            POPTS(E1000_TXD_POPTS_IXSM | E1000_TXD_POPTS_TXSM));
+    tx_kick(f);
+    assert_int_equal(f->nsent, 1);
+    memcpy(&vh, f->sent[0], vhl);
+    assert_int_equal(vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+    assert_int_equal(f->sent_len[0], vhl + len);
+    assert_true(ipv4_l4_ok(f->sent[0] + vhl + 14));
+    /* frames from the backend come with a header the NIC does not store */
+    rx_setup(f, 8, E1000_RCTL_BAM);
+    uint8_t in[10 + 200];
+    memset(in, 0, 10);
+    size_t flen = mk_tcp4(in + 10, OUR_MAC, 100, 0x18, 1, 1000);
+    assert_int_equal(net_send(f->backend, in, 10 + flen, NULL), (ssize_t)(10 + flen));
+    assert_int_equal(rx_desc(0).length, flen + 4);
+    assert_memory_equal(rx_data(0), in + 10, flen);
+}
+
 static void test_tx_tso_ipv6(void **state)
 {
     E1000Fixture *f = *state;
@@ -2032,6 +2139,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_legacy_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_context_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_tso_ipv4, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_tso_gso, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_tso_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vlan_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_interrupt_delay, setup, teardown),
