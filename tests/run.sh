@@ -34,6 +34,10 @@ if wants unit; then
     build/devbench --quick || failed+=(devbench)
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         build-asan/devbench --quick >/dev/null || failed+=(devbench-asan)
+    say "device microbenchmark with a vnet_hdr backend (TSO as GSO frames), quick run"
+    build/devbench --quick --vnet || failed+=(devbench-vnet)
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        build-asan/devbench --quick --vnet >/dev/null || failed+=(devbench-vnet-asan)
 fi
 
 export E1KVM_LOGDIR=$ROOT/build/test-logs
