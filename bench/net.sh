@@ -10,7 +10,9 @@
 #   - exits of the VMM: perf stat -e kvm:kvm_userspace_exit,kvm:kvm_mmio,kvm:kvm_pio -p PID
 #     (restarted at each mark; the few packets of the ~0.1 s the host takes
 #     to see a mark are counted, their exits are not)
-#   - packets through the TAP (rx + tx, from ip -s link)
+#   - packets: the guest NIC's rx + tx as its driver counts them (printed on
+#     the marks; the e1000 driver counts every TSO segment, as on the wire,
+#     where the TAP counts e1kvm's GSO frame once), else the TAP's (ip -s link)
 #   - interrupts of the guest's NIC (/proc/interrupts, printed on the marks)
 #   - CPU time of the VMM's non-vCPU threads (schedstat run time)
 # and from process start: wall time to network up (the first mark).
@@ -105,6 +107,15 @@ one_run() {
     r() { tr -d '\r' <"$console" | awk -v k="$1" '$1 == "E1KVM-RESULT" && $2 == k {v = $3} END {print v}'; }
     # interrupts at a mark (the guest prints its NIC's count)
     irq_at() { tr -d '\r' <"$console" | grep -F "$1" | sed -n 's/.*irqs=\([0-9]*\).*/\1/p' | head -1; }
+    # the guest NIC's packets at a mark (rx + tx as its driver counts them:
+    # the e1000 driver counts every TSO segment; the TAP would count a GSO
+    # frame once); the TAP's counters when the guest did not print them
+    gpk_at() { tr -d '\r' <"$console" | grep -F "$1" | sed -n 's/.*pkts=\([0-9]*\).*/\1/p' | head -1; }
+    local -a gpk
+    for ((i = 0; i < ${#marks[@]}; i++)); do gpk[$i]=$(gpk_at "${marks[$i]}"); done
+    if [[ -n "${gpk[1]:-}" && -n "${gpk[$((${#marks[@]} - 1))]:-}" ]]; then
+        for ((i = 0; i < ${#marks[@]}; i++)); do pk[$i]=${gpk[$i]}; done
+    fi
     ev() { [ -s "$1" ] && awk -F, -v e="$2" '$3 == e {print $1}' "$1" || echo NA; }
     local n=${#marks[@]} tot_e=0 tot_m=0 tot_p=0 per="" ok=1
     for ((i = 1; i < n - 1; i++)); do
