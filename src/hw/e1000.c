@@ -188,6 +188,7 @@ typedef struct E1000State {
     Timer *tidv_timer, *tadv_timer, *rdtr_timer, *radv_timer, *mit_timer;
     Timer *posted_timer;                  /* bounds how long a posted IMS write can wait */
     uint32_t ims_ever;                    /* causes the guest has unmasked since reset */
+    int64_t posted_poll_ns;               /* the posted_timer's current interval */
     int64_t tidv_deadline, rdtr_deadline; /* timers re-armed lazily */
     int64_t next_irq_ns;                  /* ITR: earliest next assertion */
 
@@ -397,9 +398,14 @@ static void stat_size(E1000State *s, uint32_t reg64, size_t len)
  * interrupt line, so that it never asserts for a cause the guest has masked
  * already. A guest that unmasks and then never exits would wait for its
  * interrupt: while a cause the guest has ever unmasked is pending behind
- * the mask, a timer looks every E1000_POSTED_POLL_NS (causes a driver never
- * enables, like the Linux driver's TXQE, do not keep it running). */
-#define E1000_POSTED_POLL_NS 2000000
+ * the mask, a timer looks for posted writes (causes a driver never enables,
+ * like the Linux driver's TXQE, do not keep it running). It looks after
+ * E1000_POSTED_POLL_NS, and backs off to E1000_POSTED_POLL_MAX_NS while the
+ * guest keeps its interrupts masked (a NAPI poll that lasts: the Linux
+ * driver flushes anyway, and a wake-up every 1 ms cost more main-loop CPU
+ * than the packets did); an IMS write brings it back to the start. */
+#define E1000_POSTED_POLL_NS 1000000
+#define E1000_POSTED_POLL_MAX_NS 32000000
 
 static void e1000_take_posted(E1000State *s)
 {
@@ -417,7 +423,7 @@ static void e1000_update_irq(E1000State *s)
     e1000_take_posted(s);
     if (s->posted && (s->mac_reg[R(E1000_ICR)] & ~s->mac_reg[R(E1000_IMS)] & s->ims_ever) &&
         !timer_pending(s->posted_timer)) {
-        timer_mod(s->posted_timer, clock_ns() + E1000_POSTED_POLL_NS);
+        timer_mod(s->posted_timer, clock_ns() + s->posted_poll_ns);
     }
     if (!(s->mac_reg[R(E1000_ICR)] & s->mac_reg[R(E1000_IMS)])) {
         timer_del(s->mit_timer);
@@ -476,7 +482,11 @@ static void e1000_mit_timer(void *opaque)
 
 static void e1000_posted_timer_cb(void *opaque)
 {
-    e1000_update_irq(opaque); /* takes them in, and looks again if still masked */
+    E1000State *s = opaque;
+    if (s->posted_poll_ns < E1000_POSTED_POLL_MAX_NS) {
+        s->posted_poll_ns *= 2;
+    }
+    e1000_update_irq(s); /* takes them in, and looks again if still masked */
 }
 
 /* The delay timers are "restarted" on every packet. Rather than re-arm the
@@ -949,6 +959,7 @@ static void e1000_reset(E1000State *s)
     timer_del(s->mit_timer);
     timer_del(s->posted_timer);
     s->ims_ever = 0;
+    s->posted_poll_ns = E1000_POSTED_POLL_NS;
     timer_del(s->tx_timer);
     timer_del(s->rx_timer);
     s->next_irq_ns = 0;
@@ -1157,6 +1168,7 @@ static void set_ims(E1000State *s, int index, uint32_t val)
 {
     s->mac_reg[index] |= val & E1000_ICR_CAUSES;
     s->ims_ever |= val & E1000_ICR_CAUSES;
+    s->posted_poll_ns = E1000_POSTED_POLL_NS;
     e1000_update_irq(s);
 }
 
