@@ -36,7 +36,8 @@
 # Env: E1KVM (binary), QEMU, E1KVM_GUEST_DIR (guest build dir, made with
 # tests/guest/mkguest.sh if needed), LOG (log dir), VMMS ("e1kvm qemu"),
 # RING (descriptors per ring, default 512), TX_DMAC (see below), E1000_OPTS (appended to e1kvm's
-# -device e1000 options, e.g. ",doorbells=off").
+# -device e1000 options, e.g. ",doorbells=off"), TAP_OPTS (appended to e1kvm's -netdev tap
+# options, e.g. ",vnet_hdr=off").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-6}
@@ -222,7 +223,7 @@ for i in $(seq 1 "$REPEAT"); do
         case $vmm in
         e1kvm)
             one_boot "e1kvm.$i" "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" \
-                -append "$APPEND" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+                -append "$APPEND" -netdev "tap,id=n0,ifname=tap0,script=no,downscript=no${TAP_OPTS:-}" \
                 -device e1000,netdev=n0,mac=$GUEST_MAC${E1000_OPTS:-} || echo "e1kvm: boot failed, see $LOG/e1kvm.$i.console" >&2
             ;;
         qemu)
