@@ -3,7 +3,8 @@
 # qemu-system-x86, KVM, -M microvm,pcie=on -device e1000; virtio-net-pci with
 # vhost off as the paravirtual reference), same kernel, initrd and TAP setup:
 #   1. bench/devbench          the device model alone, ns per packet (no QEMU
-#                              counterpart: a host-side microbenchmark)
+#                              counterpart: a host-side microbenchmark); again
+#                              with --vnet for TSO as one GSO frame
 #   2. bench/boot.sh RUNS      start to /init, RSS, guest kernel instructions
 #   3. bench/net.sh RUNS       the Linux e1000 driver: exits, interrupts and
 #                              VMM CPU per packet, per workload; network up
@@ -36,6 +37,8 @@ export E1KVM_GUEST_DIR=${E1KVM_GUEST_DIR:-$LOG/guest}
 if ! skip devbench; then
     say "device model: build/devbench"
     "$ROOT/build/devbench" | tee "$LOG/devbench.md"
+    # TSO handed over whole as one GSO frame (a vnet_hdr backend, the tap default)
+    "$ROOT/build/devbench" --vnet --only=tso | tee "$LOG/devbench-vnet.md"
 fi
 if ! skip boot; then
     say "boot: bench/boot.sh $RUNS"

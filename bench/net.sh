@@ -194,7 +194,7 @@ row "ping RTT avg (ms)" "${R[e1kvm,rtt]}" "${R[qemu-e1000,rtt]}" "${R[qemu-virti
 row "TCP guest->host (Mbit/s)" "${R[e1kvm,tcp_tx]}" "${R[qemu-e1000,tcp_tx]}" "${R[qemu-virtio,tcp_tx]}"
 row "TCP host->guest (Mbit/s)" "${R[e1kvm,tcp_rx]}" "${R[qemu-e1000,tcp_rx]}" "${R[qemu-virtio,tcp_rx]}"
 row "UDP 64 B guest->host (pps)" "${R[e1kvm,udp_pps]}" "${R[qemu-e1000,udp_pps]}" "${R[qemu-virtio,udp_pps]}"
-row "packets through the TAP" "${R[e1kvm,packets]}" "${R[qemu-e1000,packets]}" "${R[qemu-virtio,packets]}"
+row "packets (guest NIC counters, rx + tx)" "${R[e1kvm,packets]}" "${R[qemu-e1000,packets]}" "${R[qemu-virtio,packets]}"
 row "user-space exits" "${R[e1kvm,exits]}" "${R[qemu-e1000,exits]}" "${R[qemu-virtio,exits]}"
 row "user-space exits per packet" "${R[e1kvm,epp]}" "${R[qemu-e1000,epp]}" "${R[qemu-virtio,epp]}"
 row "MMIO exits (kvm_mmio)" "${R[e1kvm,mmio]}" "${R[qemu-e1000,mmio]}" "${R[qemu-virtio,mmio]}"
@@ -205,7 +205,7 @@ for k in "${PHASES[@]}"; do
         R[$v,${k}_epp]=$(per "${R[$v,${k}_exits]}" "${R[$v,${k}_packets]}")
         R[$v,${k}_ipp]=$(per "${R[$v,${k}_irqs]}" "${R[$v,${k}_packets]}")
     done
-    row "$k: packets through the TAP" "${R[e1kvm,${k}_packets]}" "${R[qemu-e1000,${k}_packets]}" "${R[qemu-virtio,${k}_packets]}"
+    row "$k: packets (guest NIC counters)" "${R[e1kvm,${k}_packets]}" "${R[qemu-e1000,${k}_packets]}" "${R[qemu-virtio,${k}_packets]}"
     row "$k: user-space exits per packet" "${R[e1kvm,${k}_epp]}" "${R[qemu-e1000,${k}_epp]}" "${R[qemu-virtio,${k}_epp]}"
     row "$k: guest interrupts per packet" "${R[e1kvm,${k}_ipp]}" "${R[qemu-e1000,${k}_ipp]}" "${R[qemu-virtio,${k}_ipp]}"
 done
