@@ -464,7 +464,8 @@ static int tap_realize(Object *obj, Machine *m, Error *err)
     } else if (!strcmp(s->vnet_hdr_str, "off")) {
         s->vnet_hdr = false;
     } else {
-        return error_setf(err, "tap: vnet_hdr=%s: expected on or off", s->vnet_hdr_str);
+        return error_setf(err, "tap: property 'vnet_hdr' expects on or off, not '%s'",
+                          s->vnet_hdr_str);
     }
     if (by_name && by_fd) {
         return error_setf(err, "tap: ifname= and fd= cannot be used together");
