@@ -306,10 +306,7 @@ static bool peer_has_vnet(NetClient *nc)
 
 static void peer_using_vnet(NetClient *nc, bool enable)
 {
-    nc->vnet_hdr_len = enable && vnet ? sizeof(struct virtio_net_hdr) : 0;
-    if (nc->peer) {
-        nc->peer->vnet_hdr_len = nc->vnet_hdr_len;
-    }
+    net_link_set_vnet_hdr_len(nc, enable && vnet ? sizeof(struct virtio_net_hdr) : 0);
 }
 
 static const NetClientInfo peer_info = {
@@ -598,8 +595,7 @@ static void rx_run(const Case *c, uint64_t n, bool full)
 {
     /* --vnet: a TAP read brings the kernel's header first (no offloads) */
     static const struct virtio_net_hdr none;
-    struct iovec iov[2] = {{(void *)&none, backend->vnet_hdr_len},
-                           {rx_frame.data, rx_frame.len}};
+    struct iovec iov[2] = {{(void *)&none, backend->vnet_hdr_len}, {rx_frame.data, rx_frame.len}};
     size_t want = backend->vnet_hdr_len + rx_frame.len;
     for (uint64_t i = 0; i < n; i++) {
         ssize_t r = net_send_iov(backend, iov, 2, peer_sent_cb);

@@ -398,6 +398,14 @@ bool net_has_vnet_hdr(NetClient *nc)
     return nc && nc->info->has_vnet_hdr && nc->info->has_vnet_hdr(nc);
 }
 
+void net_link_set_vnet_hdr_len(NetClient *nc, size_t len)
+{
+    nc->vnet_hdr_len = len;
+    if (nc->peer) {
+        nc->peer->vnet_hdr_len = len;
+    }
+}
+
 void net_using_vnet_hdr(NetClient *nc, bool enable)
 {
     if (nc && nc->info->using_vnet_hdr) {

@@ -143,6 +143,9 @@ void net_set_link(NetClient *nc, bool up);
 /* The optional vnet header capability of @nc (false / no-op if none). */
 bool net_has_vnet_hdr(NetClient *nc);
 void net_using_vnet_hdr(NetClient *nc, bool enable);
+/* For backends' using_vnet_hdr: frames on @nc's link now carry @len bytes of
+ * virtio_net_hdr first (0: none), both ways; sets both ends. */
+void net_link_set_vnet_hdr_len(NetClient *nc, size_t len);
 
 /* Attach / detach a packet observer (see NetFilter). */
 void net_filter_attach(NetClient *nc, NetFilter *f);

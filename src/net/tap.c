@@ -234,10 +234,7 @@ static void tap_using_vnet_hdr(NetClient *nc, bool enable)
 {
     TapState *s = nc->opaque;
     s->using_vnet_hdr = enable && s->has_vnet_hdr;
-    nc->vnet_hdr_len = s->using_vnet_hdr ? (size_t)s->vnet_hdr_len : 0;
-    if (nc->peer) {
-        nc->peer->vnet_hdr_len = nc->vnet_hdr_len;
-    }
+    net_link_set_vnet_hdr_len(nc, s->using_vnet_hdr ? (size_t)s->vnet_hdr_len : 0);
 }
 
 static void tap_cleanup(NetClient *nc)

@@ -110,10 +110,7 @@ static bool fx_backend_has_vnet(NetClient *nc)
 
 static void fx_backend_using_vnet(NetClient *nc, bool enable)
 {
-    nc->vnet_hdr_len = enable ? sizeof(struct virtio_net_hdr) : 0;
-    if (nc->peer) {
-        nc->peer->vnet_hdr_len = nc->vnet_hdr_len;
-    }
+    net_link_set_vnet_hdr_len(nc, enable ? sizeof(struct virtio_net_hdr) : 0);
 }
 
 static const NetClientInfo fx_backend_vnet_info = {

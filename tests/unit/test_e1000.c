@@ -1456,6 +1456,19 @@ static size_t prep_tso4(uint8_t *fr, size_t plen, uint8_t flags, uint16_t id, ui
     return len;
 }
 
+/* A TSO send of @plen payload bytes (PSH|FIN|ACK, IP id 0x1000, seq
+ * 0x10000000) in guest RAM at TXBUF and its TSO context descriptor pushed
+ * (IPv4/TCP, HDRLEN 54, @mss); the data descriptors are the caller's. */
+static size_t tso4_send_prepare(uint8_t *fr, size_t plen, unsigned mss)
+{
+    size_t len = prep_tso4(fr, plen, 0x19, 0x1000, 0x10000000);
+    memcpy(ram(TXBUF), fr, len);
+    tx_push_ctx(14, 24, 33, 34, 50, 0,
+                E1000_TXD_CMD_TSE | E1000_TXD_CMD_TCP | E1000_TXD_CMD_IP | (uint32_t)plen, 54,
+                (uint16_t)mss);
+    return len;
+}
+
 static void check_tso4_segments(E1000Fixture *f, int first, const uint8_t *orig, size_t plen,
                                 unsigned mss, uint16_t id, uint32_t seq, uint8_t flags)
 {
@@ -1486,11 +1499,7 @@ static void test_tx_tso_ipv4(void **state)
     tx_setup(f, 32);
 
     /* 4000 bytes of payload, PSH|FIN|ACK: three segments */
-    size_t plen = 4000, len = prep_tso4(fr, plen, 0x19, 0x1000, 0x10000000);
-    memcpy(ram(TXBUF), fr, len);
-    tx_push_ctx(14, 24, 33, 34, 50, 0,
-                E1000_TXD_CMD_TSE | E1000_TXD_CMD_TCP | E1000_TXD_CMD_IP | (uint32_t)plen, 54,
-                (uint16_t)mss);
+    size_t plen = 4000, len = tso4_send_prepare(fr, plen, mss);
     uint32_t popts = POPTS(E1000_TXD_POPTS_IXSM | E1000_TXD_POPTS_TXSM);
     /* header alone, then the payload in two pieces that do not line up with MSS */
     tx_push(TXBUF, DATA(54, E1000_TXD_CMD_TSE | E1000_TXD_CMD_IFCS), popts);
@@ -1572,11 +1581,7 @@ static void test_tx_tso_gso(void **state)
     for (int k = 0; k < 2; k++) {
         txq_tail = 0; /* both rings start at 0; f's goes on from where it ends */
         tx_setup(both[k], 8);
-        size_t len = prep_tso4(fr, plen, 0x19, 0x1000, 0x10000000);
-        memcpy(ram(TXBUF), fr, len);
-        tx_push_ctx(14, 24, 33, 34, 50, 0,
-                    E1000_TXD_CMD_TSE | E1000_TXD_CMD_TCP | E1000_TXD_CMD_IP | (uint32_t)plen, 54,
-                    (uint16_t)mss);
+        size_t len = tso4_send_prepare(fr, plen, mss);
         uint32_t popts = POPTS(E1000_TXD_POPTS_IXSM | E1000_TXD_POPTS_TXSM);
         tx_push(TXBUF, DATA(54, E1000_TXD_CMD_TSE | E1000_TXD_CMD_IFCS), popts);
         uint32_t last = tx_push(

@@ -402,9 +402,10 @@ static void test_query_exits(void **state)
     const char *r = peer_str(&p);
     assert_non_null(strstr(r, "\"total\":8,\"exits\":{\"IO\":5,\"MMIO\":3}"));
     assert_non_null(strstr(r, "\"vcpus\":[{\"cpu\":0,\"total\":8"));
-    assert_non_null(strstr(r, "{\"name\":\"dev\",\"space\":\"mmio\",\"address\":4096,\"size\":256,"
-                              "\"accesses\":3,\"registers\":[{\"offset\":16,\"name\":\"+0x10\","
-                              "\"reads\":0,\"writes\":2,\"doorbells\":0,\"posted\":0},{\"offset\":20"));
+    assert_non_null(
+        strstr(r, "{\"name\":\"dev\",\"space\":\"mmio\",\"address\":4096,\"size\":256,"
+                  "\"accesses\":3,\"registers\":[{\"offset\":16,\"name\":\"+0x10\","
+                  "\"reads\":0,\"writes\":2,\"doorbells\":0,\"posted\":0},{\"offset\":20"));
     peer_close(&p);
     address_space_del(as, &mr);
     vm.cfg.smp = 0;
