@@ -139,7 +139,7 @@ int main(int argc, char **argv)
         dmac[i] = (uint8_t)dst[i];
     }
     const uint8_t sip[4] = {10, 77, 0, 1}, dip[4] = {10, 77, 0, 2};
-    udp_frame(frame, (size_t)size, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, sip, dip, 9);
+    udp_frame(frame, (size_t)size, dmac, (const uint8_t *)ifr.ifr_hwaddr.sa_data, sip, dip, 9, 9);
 
     /* every message of a batch points at the same frame */
     static struct iovec iov;

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
                   other_mac[6] = {0x02, 0x77, 0, 0, 0, 0x99};
     const uint8_t guest_mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
     const uint8_t sip[4] = {10, 77, 0, 2}, dip[4] = {10, 77, 0, 1};
-    udp_frame(f, (size_t)len, foreign ? other_mac : tap_mac, guest_mac, sip, dip, 12345);
+    udp_frame(f, (size_t)len, foreign ? other_mac : tap_mac, guest_mac, sip, dip, 12345, 12345);
     long n = 0;
     double t0 = now_s(), dt;
     while ((dt = now_s() - t0) < 2) {

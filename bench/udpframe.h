@@ -1,6 +1,8 @@
-/* udpframe.h: the UDP/IPv4 test frame of the host-side bench programs
- * (tapgen.c, tapwrite.c), one definition for both. Header-only: the
- * programs are built with a plain `cc bench/NAME.c`. */
+/* udpframe.h: the UDP/IPv4 test frame of the bench programs on both sides
+ * of the TAP: the host's tapgen.c and tapwrite.c and the guest's poll-mode
+ * driver (tests/guest/progs/e1000-pmd.c, built by tests/guest/mkguest.sh
+ * with -I bench), one definition for all. Header-only: the programs are
+ * built with a plain `cc`. */
 #ifndef E1KVM_BENCH_UDPFRAME_H
 #define E1KVM_BENCH_UDPFRAME_H
 
@@ -27,11 +29,11 @@ static inline uint16_t ip_csum(const uint8_t *p, size_t len)
 }
 
 /* SIZE bytes (60..1514, Ethernet header to payload end, no FCS) from
- * SMAC/SIP to DMAC/DIP, UDP PORT -> PORT (checksum 0: none), payload bytes
- * numbered by their offset in the frame. */
+ * SMAC/SIP to DMAC/DIP, UDP SPORT -> DPORT (checksum 0: none, allowed for
+ * IPv4), payload bytes numbered by their offset in the frame. */
 static inline void udp_frame(uint8_t *frame, size_t size, const uint8_t dmac[6],
                              const uint8_t smac[6], const uint8_t sip[4], const uint8_t dip[4],
-                             uint16_t port)
+                             uint16_t sport, uint16_t dport)
 {
     memset(frame, 0, 42);
     memcpy(frame, dmac, 6);
@@ -45,8 +47,8 @@ static inline void udp_frame(uint8_t *frame, size_t size, const uint8_t dmac[6],
     memcpy(ip + 12, sip, 4);
     memcpy(ip + 16, dip, 4);
     put16(ip + 10, ip_csum(ip, 20));
-    put16(ip + 20, port);
-    put16(ip + 22, port);
+    put16(ip + 20, sport);
+    put16(ip + 22, dport);
     put16(ip + 24, (uint16_t)(size - 34));
     for (size_t i = 42; i < size; i++) {
         frame[i] = (uint8_t)i;

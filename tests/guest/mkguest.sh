@@ -86,13 +86,17 @@ fi
 KDIR=$HERE/kernel
 KFILES=("$KDIR/minimal.config" "$KDIR/extra.config" "$KDIR/pvm-emulator.patch")
 GFILES=("$HERE/init" "$HERE/lib/e1kvm.sh")
+# headers the guest programs include (-I): the test frame shared with the
+# host's bench senders
+PROG_INCLUDE=$(cd "$HERE/../../bench" && pwd)
+PROG_HEADERS=("$PROG_INCLUDE/udpframe.h")
 shopt -s nullglob
 SCENARIOS=("$HERE"/scenarios/*.sh)
 # Guest programs: each progs/NAME.c is compiled static on the host and
 # installed as /bin/NAME in all three initrds (build_prog).
 PROGS=("$HERE"/progs/*.c)
 shopt -u nullglob
-for f in "${KFILES[@]}" "${GFILES[@]}"; do [ -f "$f" ] || die "missing $f"; done
+for f in "${KFILES[@]}" "${GFILES[@]}" "${PROG_HEADERS[@]}"; do [ -f "$f" ] || die "missing $f"; done
 [ ${#SCENARIOS[@]} -gt 0 ] || die "no scenarios in $HERE/scenarios"
 
 pkgver() { dpkg-query -W -f='${Package}=${Version}\n' "$@"; }
@@ -145,7 +149,7 @@ kernel_key() {
 # The guest key covers everything (this whole script included).
 guest_key() {
 	{
-		sha256sum "$SELF" "${KFILES[@]}" "${GFILES[@]}" | awk '{print $1}'
+		sha256sum "$SELF" "${KFILES[@]}" "${GFILES[@]}" "${PROG_HEADERS[@]}" | awk '{print $1}'
 		for f in "${SCENARIOS[@]}"; do
 			echo "$(basename "$f") $(sha256sum <"$f" | cut -d' ' -f1)"
 		done
@@ -259,7 +263,7 @@ smoke_test() { # DIR COMMAND
 # libraries even in the base initrd, and stripped (~0.8 MB of static glibc
 # remains; each initrd MB costs the guest ~1.1 s of boot).
 build_prog() { # SRC DEST
-	cc -static -O2 -Wall -Werror -o "$WORK/prog.tmp" "$1" || die "cannot compile $1"
+	cc -static -O2 -Wall -Werror -I"$PROG_INCLUDE" -o "$WORK/prog.tmp" "$1" || die "cannot compile $1"
 	rm -f "$2" # never write through a busybox applet symlink of that name
 	strip -o "$2" "$WORK/prog.tmp"
 	rm -f "$WORK/prog.tmp"

@@ -69,6 +69,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "udpframe.h" /* bench/: mkguest.sh builds with -I bench */
+
 /* ------------------------------------------------------------------------ */
 /* 82540EM registers and descriptor bits (SDM chapter 13 and 3)              */
 
@@ -805,48 +807,11 @@ typedef struct FrameSpec {
     uint16_t sport, dport;
 } FrameSpec;
 
-static uint16_t ip_csum(const uint8_t *p, size_t len)
-{
-    uint32_t s = 0;
-    for (size_t i = 0; i + 1 < len; i += 2) {
-        s += (uint32_t)(p[i] << 8 | p[i + 1]);
-    }
-    while (s >> 16) {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    return (uint16_t)~s;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-/* Ethernet + IPv4 + UDP, `len` bytes in all (no FCS); UDP checksum 0
- * (allowed for IPv4), payload a byte pattern. */
+/* Ethernet + IPv4 + UDP, `len` bytes in all (no FCS): the frame the host's
+ * bench/tapgen.c sends, from the same header (bench/udpframe.h). */
 static void build_frame(uint8_t *f, unsigned len, const FrameSpec *fs)
 {
-    memcpy(f, fs->dst, 6);
-    memcpy(f + 6, fs->src, 6);
-    put16(f + 12, 0x0800);
-    uint8_t *ip = f + 14;
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    put16(ip + 2, (uint16_t)(len - 14));
-    ip[8] = 64;
-    ip[9] = 17;
-    memcpy(ip + 12, fs->sip, 4);
-    memcpy(ip + 16, fs->dip, 4);
-    put16(ip + 10, ip_csum(ip, 20));
-    uint8_t *udp = ip + 20;
-    put16(udp, fs->sport);
-    put16(udp + 2, fs->dport);
-    put16(udp + 4, (uint16_t)(len - 34));
-    put16(udp + 6, 0);
-    for (unsigned i = 42; i < len; i++) {
-        f[i] = (uint8_t)i;
-    }
+    udp_frame(f, len, fs->dst, fs->src, fs->sip, fs->dip, fs->sport, fs->dport);
 }
 
 static bool parse_mac(const char *s, uint8_t mac[6])
