@@ -165,7 +165,6 @@ void kvm_flush_posted(Vm *vm)
         uint64_t addr = e->phys_addr;
         memcpy(data, e->data, len);
         __atomic_store_n(&r->first, (first + 1) % vm->posted_max, __ATOMIC_RELEASE);
-        vm->posted_writes++;
         uint64_t off = addr;
         MemoryRegion *mr = address_space_find(&vm->m.mmio, addr, &off);
         exitstats_record_posted(mr, off);

@@ -74,9 +74,8 @@ typedef struct Vm {
      * vCPU 0's mapping); NULL until vCPU 0 exists or without the capability */
     int coalesced_page; /* its page in the vCPU mapping */
     struct kvm_coalesced_mmio_ring *posted_ring;
-    uint32_t posted_max;    /* entries in the ring */
-    bool posted_flushing;   /* a flush is delivering (its writes may ask again) */
-    uint64_t posted_writes; /* delivered so far (statistics) */
+    uint32_t posted_max;  /* entries in the ring */
+    bool posted_flushing; /* a flush is delivering (its writes may ask again) */
     /* PCI INTx (GSI 16-23) through irqfds with EOI resampling (kvm.c) */
     struct KvmIntx {
         int irqfd, resamplefd; /* -1: KVM_IRQ_LINE instead */

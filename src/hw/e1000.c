@@ -1779,6 +1779,14 @@ static void insert_csum(uint8_t *p, uint32_t len, uint32_t css, uint32_t cso, ui
 
 /* Hand one frame to the peer, inserting the VLAN tag and padding as the MAC
  * does on the wire. */
+/* MAC loopback (RCTL.LBM) or PHY loopback: transmitted frames come straight
+ * back in instead of reaching the wire. */
+static bool e1000_loopback(const E1000State *s)
+{
+    return (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_LBM_MASK) == E1000_RCTL_LBM_MAC ||
+           (s->phy_reg[PHY_CTRL] & MII_CR_LOOPBACK);
+}
+
 /* Statistics for one frame as it is on the wire (FCS included). */
 static void tx_count_frame(E1000State *s, uint32_t wire, const uint8_t *dst)
 {
@@ -1845,8 +1853,7 @@ static void e1000_send_packet(E1000State *s, uint8_t *buf, uint32_t len,
         tx_count_frame(s, wire, len >= ETH_ALEN ? buf : NULL);
     }
 
-    bool loopback = (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_LBM_MASK) == E1000_RCTL_LBM_MAC ||
-                    (s->phy_reg[PHY_CTRL] & MII_CR_LOOPBACK);
+    bool loopback = e1000_loopback(s);
     if (loopback) {
         /* diagnostics: straight back in (the receive side's work counts
          * too); never a GSO frame (tx_start_packet) */
@@ -2024,8 +2031,7 @@ static bool tx_tso_data(E1000State *s, uint64_t addr, uint32_t len)
 static bool tx_can_gso(E1000State *s, const E1000TxContext *c, uint8_t popts)
 {
     uint32_t iphl = c->ip ? 20 : 40;
-    bool loopback = (s->mac_reg[R(E1000_RCTL)] & E1000_RCTL_LBM_MASK) == E1000_RCTL_LBM_MAC ||
-                    (s->phy_reg[PHY_CTRL] & MII_CR_LOOPBACK);
+    bool loopback = e1000_loopback(s);
     return s->vnet_hdr && c->tcp && (popts & E1000_TXD_POPTS_TXSM) && !loopback &&
            c->ipcss >= ETH_HLEN && (uint32_t)c->ipcss + iphl <= c->tucss &&
            (uint32_t)c->tucss + 20 <= c->hdr_len && c->tucso == c->tucss + 16 &&
@@ -2047,8 +2053,6 @@ static bool xmit_gso(E1000State *s)
     uint32_t payload = len - hdr;
     if (payload <= c->mss) {
         /* one segment: the model sends it like the hardware would */
-        memcpy(tx->header, p, hdr);
-        tx->hdr_saved = true;
         xmit_seg(s, true);
         return true;
     }
