@@ -21,6 +21,12 @@ int loop_init(void);
 void loop_set_fd_handler(int fd, IOHandler read_cb, IOHandler write_cb, void *opaque);
 /* Run until loop_quit(); returns the exit code passed to loop_quit(). */
 int loop_run(void);
+/* Adaptive polling: how long at most the loop looks for events without
+ * sleeping once it is idle (0: never poll). */
+#define LOOP_POLL_MAX_NS_DEFAULT 32000
+void loop_set_poll_max_ns(int64_t ns);
+/* The current polling window in ns (tests). */
+int64_t loop_poll_ns(void);
 /* Ask the loop to stop (safe from any thread and from signal handlers). */
 void loop_quit(int code);
 bool loop_quitting(void);

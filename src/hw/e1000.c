@@ -201,9 +201,8 @@ typedef struct E1000State {
 
     /* work budget (E1000_WORK_BUDGET): the rest of a run continues here */
     Timer *tx_timer, *rx_timer;
-    uint32_t tx_work, rx_work;          /* spent in the current run */
-    int64_t tx_run_start, rx_run_start; /* when it began (clock_ns) */
-    bool rx_flushing;                   /* a guest write is releasing queued frames */
+    uint32_t tx_work, rx_work; /* spent in the current run */
+    bool rx_flushing;          /* a guest write is releasing queued frames */
 
     /* doorbells: TDT/RDT writes that KVM turns into eventfd signals */
     int db_epfd;                              /* -1: none */
@@ -1231,7 +1230,6 @@ static void e1000_flush_rx(E1000State *s)
 {
     if (s->nic && e1000_rx_enabled(s) && rx_free_descs(s) && !s->rx_flushing) {
         s->rx_work = 0;
-        s->rx_run_start = clock_ns();
         s->rx_flushing = true;
         net_flush_queued(s->nic);
         s->rx_flushing = false;
@@ -1249,14 +1247,14 @@ static void work_add(uint32_t *work, uint32_t n)
     *work = *work > UINT32_MAX - n ? UINT32_MAX : *work + n;
 }
 
-/* A run spent its budget: the next one starts after a pause as long as the
- * run took. The device lock is then free at least half of the time while a
- * guest keeps the unit busy, so a vCPU waiting for it gets it (a mutex
- * released and at once re-taken by the main loop would let it starve). */
-static void continue_later(Timer *t, int64_t run_start)
+/* A run spent its budget: the next one runs from the main loop's next
+ * round, after the events that came meanwhile (the TAP, the monitor) and
+ * after any thread waiting for the device lock (the loop lets a waiter go
+ * first, core/loop.c), so a guest that keeps the unit busy delays a vCPU's
+ * register access by one run at most. */
+static void continue_later(Timer *t)
 {
-    int64_t now = clock_ns(), took = now - run_start;
-    timer_mod(t, now + (took > 0 ? took : 1));
+    timer_mod(t, clock_ns() + 1); /* + 1: not again in this round's timer pass */
 }
 
 static void set_rctl(E1000State *s, int index, uint32_t val)
@@ -2216,14 +2214,13 @@ static void start_xmit(E1000State *s)
     TRACE(e1000_start_xmit, "TDH=%u TDT=%u ring=%u descriptors at %#llx", s->mac_reg[R(E1000_TDH)],
           s->mac_reg[R(E1000_TDT)], n, (unsigned long long)base);
     s->tx_work = 0;
-    s->tx_run_start = clock_ns();
     for (uint32_t budget = n; budget > 0; budget--) {
         uint32_t tdh = s->mac_reg[R(E1000_TDH)], tdt = s->mac_reg[R(E1000_TDT)];
         if (tdh == tdt || tdh >= n || tdt >= n) {
             break;
         }
         if (s->tx_work >= E1000_WORK_BUDGET) {
-            continue_later(s->tx_timer, s->tx_run_start); /* the rest in the next run */
+            continue_later(s->tx_timer); /* the rest in the next run */
             break;
         }
         uint64_t da = base + (uint64_t)tdh * sizeof(struct e1000_tx_desc);
@@ -2241,7 +2238,7 @@ static void start_xmit(E1000State *s)
         }
         if (!process_tx_desc(s, d)) {
             memcpy(s->tx.desc, d, sizeof(d));
-            continue_later(s->tx_timer, s->tx_run_start); /* the rest in the next run */
+            continue_later(s->tx_timer); /* the rest in the next run */
             break;
         }
         uint32_t lower = ld32le(d + 8);
@@ -2404,7 +2401,7 @@ static bool e1000_can_receive(NetClient *nc)
         return false;
     }
     if (s->rx_flushing && s->rx_work >= E1000_WORK_BUDGET) {
-        continue_later(s->rx_timer, s->rx_run_start); /* the rest in the next run */
+        continue_later(s->rx_timer); /* the rest in the next run */
         return false;
     }
     if (!rx_free_descs(s)) {

@@ -34,6 +34,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/loop.h"
 #include "net/net.h"
 #include "net/tap-int.h"
 #include "qom/object.h"
@@ -729,7 +730,9 @@ static void run_tap_send(NetClient *nc)
 {
     struct pollfd pfd = {.fd = tap_fd(nc), .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 2000), 1);
+    device_lock(); /* the main loop runs fd handlers with it held */
     tap_send(nc->opaque);
+    device_unlock();
 }
 
 static void nic_attach(Fake *nic, TapInst *t)
@@ -777,7 +780,9 @@ static void test_tap_traffic_by_ifname(void **state)
     assert_memory_equal(got, f, 1514);
 
     /* nothing else is waiting: EAGAIN ends a read batch quietly */
+    device_lock();
     tap_send(t.nc->opaque);
+    device_unlock();
     assert_true(tap_read_polling(t.nc));
     assert_int_equal(t.nc->dropped_total, 0);
 
