@@ -86,10 +86,10 @@ fi
 KDIR=$HERE/kernel
 KFILES=("$KDIR/minimal.config" "$KDIR/extra.config" "$KDIR/pvm-emulator.patch")
 GFILES=("$HERE/init" "$HERE/lib/e1kvm.sh")
-# headers the guest programs include (-I): the test frame shared with the
-# host's bench senders
+# headers the guest programs include: the test frame shared with the
+# host's bench senders (-I), and what the poll-mode drivers share (progs/)
 PROG_INCLUDE=$(cd "$HERE/../../bench" && pwd)
-PROG_HEADERS=("$PROG_INCLUDE/udpframe.h")
+PROG_HEADERS=("$PROG_INCLUDE/udpframe.h" "$HERE/progs/pmd.h")
 shopt -s nullglob
 SCENARIOS=("$HERE"/scenarios/*.sh)
 # Guest programs: each progs/NAME.c is compiled static on the host and

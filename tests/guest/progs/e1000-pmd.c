@@ -50,26 +50,8 @@
  *
  * Built static (cc -static -O2 -Wall -Werror) by tests/guest/mkguest.sh and
  * installed as /bin/e1000-pmd in the test guest's initrds. */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "udpframe.h" /* bench/: mkguest.sh builds with -I bench */
+#define PMD_NAME "e1000-pmd"
+#include "pmd.h"
 
 /* ------------------------------------------------------------------------ */
 /* 82540EM registers and descriptor bits (SDM chapter 13 and 3)              */
@@ -188,23 +170,17 @@ _Static_assert(sizeof(struct rx_desc) == 16, "RX descriptor is 16 bytes");
 
 #define BUF_SIZE 2048 /* one buffer per descriptor, = RCTL.BSIZE */
 #define MAX_RING 2048 /* descriptors per ring: 2 x 2048 buffers fit in 5 hugepages */
-#define HUGE_SZ (2u << 20)
 
 /* ------------------------------------------------------------------------ */
-/* Errors, output, watchdog                                                 */
+/* Stopping the device on the way out                                      */
 
-static const char *prog = "e1000-pmd";
 static volatile uint32_t *bar; /* BAR0, NULL until mapped */
-static int cfg_fd = -1;        /* the PCI config space file, to drop bus mastering */
-
-/* Counters of register accesses: in a VM each one is an exit. */
-static uint64_t mmio_writes, mmio_reads;
 
 /* The device must stop DMA before our hugepages go back to the kernel: it
  * holds their physical addresses and would otherwise write into memory
  * that belongs to someone else by then. Called on every way out, including
  * from the signal handler (only plain stores and pwrite: async-signal-safe). */
-static void quiesce(void)
+static void pmd_quiesce(void)
 {
     if (bar) {
         bar[REG_RCTL / 4] = 0;
@@ -212,96 +188,9 @@ static void quiesce(void)
         bar[REG_IMC / 4] = ~0u;
         (void)bar[REG_STATUS / 4]; /* flush the posted writes */
     }
-    if (cfg_fd >= 0) {
-        /* COMMAND = memory space on, bus master off: no more DMA at all */
-        uint16_t cmd = 0x0002;
-        if (pwrite(cfg_fd, &cmd, 2, 4) != 2) {
-            /* nothing more can be done on the way out */
-        }
-    }
+    pci_bus_master_off();
 }
 
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    quiesce();
-    /* an E1KVM-RESULT line too, so that a harness reading only those sees why */
-    printf("E1KVM-RESULT pmd_error %s\n", msg);
-    fflush(stdout);
-    fprintf(stderr, "%s: %s\n", prog, msg);
-    exit(1);
-}
-
-#define CHECK(expr)                                                                                \
-    ((expr) < 0 ? die("%s: %s (line %d)", #expr, strerror(errno), __LINE__) : (void)0)
-
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
-{
-    /* one line, one write(2): the console is shared with the kernel */
-    char line[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    if (n > (int)sizeof(line) - 2) {
-        n = sizeof(line) - 2;
-    }
-    line[n++] = '\n';
-    if (write(1, line, (size_t)n) != n) {
-        /* console gone: nothing to report it to */
-    }
-}
-
-/* The watchdog: SIGALRM (or SIGINT/SIGTERM) asks the poll loop to stop; a
- * loop that does not notice within the grace period, or any phase that is
- * not a poll loop (setup, draining), ends the process. It never hangs. */
-static volatile sig_atomic_t stop;
-static volatile sig_atomic_t in_loop; /* a poll loop is running and checks `stop` */
-static volatile sig_atomic_t signals;
-#define GRACE_S 5
-
-static void on_signal(int sig)
-{
-    stop = 1;
-    if (!in_loop || ++signals > 1) {
-        static const char msg[] = "e1000-pmd: watchdog: giving up\n"
-                                  "E1KVM-RESULT pmd_error watchdog\n";
-        quiesce();
-        if (write(2, msg, sizeof(msg) - 1) < 0) {
-            /* we are leaving anyway */
-        }
-        _exit(3);
-    }
-    if (sig == SIGALRM) {
-        alarm(GRACE_S);
-    }
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    CHECK(clock_gettime(CLOCK_MONOTONIC, &ts));
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0) {
-        if (errno != EINTR) {
-            die("nanosleep: %s", strerror(errno));
-        }
-    }
-}
 
 /* ------------------------------------------------------------------------ */
 /* Register access                                                          */
@@ -320,281 +209,7 @@ static inline void wr32(uint32_t reg, uint32_t val)
     bar[reg / 4] = val;
 }
 
-/* Descriptors are written with ordinary stores to write-back memory and the
- * tail with a store to uncached MMIO. x86 keeps stores in program order, so
- * only the compiler must be kept from reordering (DPDK's rte_io_wmb on x86
- * is the same compiler barrier). */
-#define barrier() __asm__ __volatile__("" ::: "memory")
 
-/* ------------------------------------------------------------------------ */
-/* sysfs helpers                                                            */
-
-static bool read_line(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        return false;
-    }
-    bool ok = fgets(buf, (int)len, f) != NULL;
-    fclose(f);
-    if (ok) {
-        buf[strcspn(buf, "\n")] = 0;
-    }
-    return ok;
-}
-
-static void write_str(const char *path, const char *s)
-{
-    int fd = open(path, O_WRONLY);
-    if (fd < 0) {
-        die("open %s: %s", path, strerror(errno));
-    }
-    ssize_t n = write(fd, s, strlen(s));
-    if (n != (ssize_t)strlen(s)) {
-        die("write '%s' to %s: %s", s, path, n < 0 ? strerror(errno) : "short write");
-    }
-    CHECK(close(fd));
-}
-
-static unsigned long read_ulong(const char *path)
-{
-    char buf[64], *end;
-    if (!read_line(path, buf, sizeof(buf))) {
-        die("read %s: %s", path, strerror(errno));
-    }
-    errno = 0;
-    unsigned long v = strtoul(buf, &end, 0);
-    if (errno || end == buf) {
-        die("%s: not a number: '%s'", path, buf);
-    }
-    return v;
-}
-
-/* The first 82540EM on the PCI bus, or the one the user named. */
-static void find_nic(char *bdf, size_t len, const char *want)
-{
-    DIR *d = opendir("/sys/bus/pci/devices");
-    if (!d) {
-        die("opendir /sys/bus/pci/devices: %s", strerror(errno));
-    }
-    struct dirent *e;
-    bool found = false;
-    while (!found && (e = readdir(d)) != NULL) {
-        char p[512], v[32], dev[32];
-        if (e->d_name[0] == '.' || (want && strcmp(e->d_name, want) != 0)) {
-            continue;
-        }
-        snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/vendor", e->d_name);
-        if (!read_line(p, v, sizeof(v))) {
-            continue;
-        }
-        snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/device", e->d_name);
-        if (!read_line(p, dev, sizeof(dev))) {
-            continue;
-        }
-        if (strtoul(v, NULL, 16) == E1000_VENDOR && strtoul(dev, NULL, 16) == E1000_DEVICE) {
-            snprintf(bdf, len, "%s", e->d_name);
-            found = true;
-        }
-    }
-    closedir(d);
-    if (!found) {
-        die("no 82540EM (%04x:%04x)%s%s on the PCI bus", E1000_VENDOR, E1000_DEVICE,
-            want ? " at " : "", want ? want : "");
-    }
-}
-
-/* Take the device from the kernel: unbind its driver, enable it, turn on
- * memory decoding and bus mastering (DMA), turn off INTx (we poll), and
- * map BAR0. */
-static void claim_device(const char *bdf)
-{
-    char p[512], link[512];
-    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver", bdf);
-    ssize_t n = readlink(p, link, sizeof(link) - 1);
-    if (n >= 0) {
-        link[n] = 0;
-        const char *drv = strrchr(link, '/');
-        snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
-        write_str(p, bdf);
-        out("E1KVM-LOG e1000-pmd: unbound %s from %s", bdf, drv ? drv + 1 : link);
-    } else if (errno != ENOENT) {
-        die("readlink %s: %s", p, strerror(errno));
-    }
-
-    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/enable", bdf);
-    if (read_ulong(p) == 0) {
-        write_str(p, "1");
-    }
-
-    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/config", bdf);
-    cfg_fd = open(p, O_RDWR);
-    if (cfg_fd < 0) {
-        die("open %s: %s", p, strerror(errno));
-    }
-    uint16_t cmd;
-    if (pread(cfg_fd, &cmd, 2, 4) != 2) {
-        die("read PCI COMMAND: %s", strerror(errno));
-    }
-    /* memory space (bit 1), bus master (bit 2), INTx disable (bit 10) */
-    cmd |= 0x0002 | 0x0004 | 0x0400;
-    if (pwrite(cfg_fd, &cmd, 2, 4) != 2) {
-        die("write PCI COMMAND: %s", strerror(errno));
-    }
-    uint16_t back;
-    if (pread(cfg_fd, &back, 2, 4) != 2) {
-        die("read PCI COMMAND: %s", strerror(errno));
-    }
-    if ((back & 0x0006) != 0x0006) {
-        die("PCI COMMAND is 0x%04x after writing 0x%04x: no memory/bus master", back, cmd);
-    }
-
-    snprintf(p, sizeof(p), "/sys/bus/pci/devices/%s/resource0", bdf);
-    /* O_SYNC: the kernel maps the BAR uncached (as it would anyway) */
-    int fd = open(p, O_RDWR | O_SYNC);
-    if (fd < 0) {
-        die("open %s: %s", p, strerror(errno));
-    }
-    struct stat st;
-    CHECK(fstat(fd, &st));
-    if (st.st_size < 0x20000) {
-        die("%s is %lld bytes, expected the 128 KiB register BAR", p, (long long)st.st_size);
-    }
-    void *m = mmap(NULL, 0x20000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) {
-        die("mmap %s: %s", p, strerror(errno));
-    }
-    CHECK(close(fd)); /* the mapping stays */
-    bar = m;
-}
-
-/* ------------------------------------------------------------------------ */
-/* DMA memory: hugepages with known physical addresses                      */
-
-/* A hugepage is physically contiguous, so one pagemap lookup per 2 MiB page
- * gives the address of every byte in it; buffers never straddle pages. */
-typedef struct Dma {
-    uint8_t *va;
-    size_t len, used;
-    uint64_t pa[16]; /* physical base of each hugepage */
-} Dma;
-
-static uint64_t virt_to_phys(int pagemap, const void *va)
-{
-    uint64_t ent;
-    off_t off = (off_t)((uintptr_t)va / 4096) * 8;
-    if (pread(pagemap, &ent, 8, off) != 8) {
-        die("read /proc/self/pagemap: %s", strerror(errno));
-    }
-    if (!(ent >> 63 & 1)) {
-        die("page %p not present", va);
-    }
-    uint64_t pfn = ent & ((1ull << 55) - 1);
-    if (pfn == 0) {
-        die("pagemap hides the PFN (needs CAP_SYS_ADMIN)");
-    }
-    return pfn * 4096 + (uintptr_t)va % 4096;
-}
-
-static void dma_init(Dma *m, unsigned npages)
-{
-    const char *dir = "/dev/hugepages";
-    char buf[256];
-
-    if (npages > sizeof(m->pa) / sizeof(m->pa[0])) {
-        die("too many hugepages (%u)", npages);
-    }
-    /* hugetlbfs: mounted if nobody did (the test guest's /init does not) */
-    bool mounted = false;
-    FILE *f = fopen("/proc/mounts", "r");
-    if (!f) {
-        die("open /proc/mounts: %s", strerror(errno));
-    }
-    while (fgets(buf, sizeof(buf), f)) {
-        char dev[64], mnt[128], type[64];
-        if (sscanf(buf, "%63s %127s %63s", dev, mnt, type) == 3 && !strcmp(mnt, dir) &&
-            !strcmp(type, "hugetlbfs")) {
-            mounted = true;
-        }
-    }
-    fclose(f);
-    if (!mounted) {
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-            die("mkdir %s: %s", dir, strerror(errno));
-        }
-        CHECK(mount("hugetlbfs", dir, "hugetlbfs", 0, NULL));
-    }
-
-    /* enough free 2 MiB pages in the pool */
-    const char *hp = "/sys/kernel/mm/hugepages/hugepages-2048kB";
-    snprintf(buf, sizeof(buf), "%s/free_hugepages", hp);
-    unsigned long nfree = read_ulong(buf);
-    if (nfree < npages) {
-        snprintf(buf, sizeof(buf), "%s/nr_hugepages", hp);
-        unsigned long want = read_ulong(buf) + npages - nfree;
-        char num[32];
-        snprintf(num, sizeof(num), "%lu", want);
-        write_str("/proc/sys/vm/nr_hugepages", num);
-        snprintf(buf, sizeof(buf), "%s/free_hugepages", hp);
-        if ((nfree = read_ulong(buf)) < npages) {
-            die("only %lu free hugepages after asking for %lu in all", nfree, want);
-        }
-    }
-
-    /* a file in hugetlbfs, mapped shared as DPDK does, then unlinked: the
-     * pages go back to the pool when we exit, whatever happens */
-    snprintf(buf, sizeof(buf), "%s/e1000-pmd.%d", dir, (int)getpid());
-    int fd = open(buf, O_CREAT | O_RDWR | O_EXCL, 0600);
-    if (fd < 0) {
-        die("open %s: %s", buf, strerror(errno));
-    }
-    CHECK(unlink(buf));
-    m->len = (size_t)npages * HUGE_SZ;
-    CHECK(ftruncate(fd, (off_t)m->len));
-    void *va =
-        mmap(NULL, m->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE | MAP_LOCKED, fd, 0);
-    if (va == MAP_FAILED) {
-        die("mmap %zu bytes of hugepages: %s", m->len, strerror(errno));
-    }
-    CHECK(close(fd));
-    m->va = va;
-    m->used = 0;
-    memset(m->va, 0, m->len);
-
-    int pm = open("/proc/self/pagemap", O_RDONLY);
-    if (pm < 0) {
-        die("open /proc/self/pagemap: %s", strerror(errno));
-    }
-    for (unsigned i = 0; i < npages; i++) {
-        uint8_t *page = m->va + (size_t)i * HUGE_SZ;
-        m->pa[i] = virt_to_phys(pm, page);
-        /* sanity: the last 4 KiB of the page is where contiguity says */
-        if (virt_to_phys(pm, page + HUGE_SZ - 4096) != m->pa[i] + HUGE_SZ - 4096) {
-            die("hugepage %u is not physically contiguous", i);
-        }
-    }
-    CHECK(close(pm));
-}
-
-/* Bump allocator: `size` bytes aligned to `align`, never across a hugepage. */
-static void *dma_alloc(Dma *m, size_t size, size_t align)
-{
-    size_t off = (m->used + align - 1) & ~(align - 1);
-    if (off / HUGE_SZ != (off + size - 1) / HUGE_SZ) {
-        off = (off / HUGE_SZ + 1) * HUGE_SZ;
-    }
-    if (size > HUGE_SZ || off + size > m->len) {
-        die("out of DMA memory (%zu of %zu bytes used, %zu wanted)", m->used, m->len, size);
-    }
-    m->used = off + size;
-    return m->va + off;
-}
-
-static uint64_t dma_pa(const Dma *m, const void *p)
-{
-    size_t off = (size_t)((const uint8_t *)p - m->va);
-    return m->pa[off / HUGE_SZ] + off % HUGE_SZ;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Device bring-up (SDM 14: general initialization)                         */
@@ -796,54 +411,6 @@ static void nic_setup(Nic *nic, Dma *dma, bool rx_on, bool tx_on)
         wr32(REG_RDT, n - 1);
         rx_enabled_at = now_s();
     }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Frames                                                                   */
-
-typedef struct FrameSpec {
-    uint8_t dst[6], src[6];
-    uint8_t sip[4], dip[4];
-    uint16_t sport, dport;
-} FrameSpec;
-
-/* Ethernet + IPv4 + UDP, `len` bytes in all (no FCS): the frame the host's
- * bench/tapgen.c sends, from the same header (bench/udpframe.h). */
-static void build_frame(uint8_t *f, unsigned len, const FrameSpec *fs)
-{
-    udp_frame(f, len, fs->dst, fs->src, fs->sip, fs->dip, fs->sport, fs->dport);
-}
-
-static bool parse_mac(const char *s, uint8_t mac[6])
-{
-    unsigned v[6];
-    char tail;
-    if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6) {
-        return false;
-    }
-    for (int i = 0; i < 6; i++) {
-        if (v[i] > 255) {
-            return false;
-        }
-        mac[i] = (uint8_t)v[i];
-    }
-    return true;
-}
-
-static bool parse_ip(const char *s, uint8_t ip[4])
-{
-    unsigned v[4];
-    char tail;
-    if (sscanf(s, "%u.%u.%u.%u%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4) {
-        return false;
-    }
-    for (int i = 0; i < 4; i++) {
-        if (v[i] > 255) {
-            return false;
-        }
-        ip[i] = (uint8_t)v[i];
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1068,18 +635,6 @@ static void usage(void)
     exit(2);
 }
 
-static unsigned parse_uint(const char *s, unsigned lo, unsigned hi, const char *what)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "%s: bad %s '%s' (want %u..%u)\n", prog, what, s, lo, hi);
-        usage();
-    }
-    return (unsigned)v;
-}
-
 int main(int argc, char **argv)
 {
     static Nic nic; /* 130 KiB of buffer pointers: not on the stack */
@@ -1151,22 +706,18 @@ int main(int argc, char **argv)
         usage();
     }
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGALRM, &sa, NULL));
-    CHECK(sigaction(SIGINT, &sa, NULL));
-    CHECK(sigaction(SIGTERM, &sa, NULL));
     /* Setup has 60 s (it runs in the emulated guest kernel: unbinding the
      * driver alone takes seconds); the loops re-arm the alarm. */
-    alarm(60);
-    atexit(quiesce);
+    watchdog_setup(60);
 
     run_name = tx ? (flush_reads ? "tx-flush" : "tx") : (flush_reads ? "rx-flush" : "rx");
     out("E1KVM-RESULT pmd_run %s %u", run_name, size);
     double t_start = now_s();
     char bdf[256]; /* a d_name */
-    find_nic(bdf, sizeof(bdf), want_bdf);
+    static const unsigned e1000_ids[] = {E1000_DEVICE, 0};
+    find_pci(bdf, sizeof(bdf), want_bdf, E1000_VENDOR, e1000_ids, "82540EM");
     claim_device(bdf);
+    bar = map_bar(bdf, 0, 0x20000, NULL); /* the 128 KiB register BAR */
     nic_reset();
     nic_mac(&nic);
     nic_link_up();
@@ -1198,6 +749,6 @@ int main(int argc, char **argv)
     } else {
         run_rx(&nic, secs, size);
     }
-    quiesce();
+    pmd_quiesce();
     return 0;
 }

@@ -11,6 +11,8 @@
 #                                (frames of another length count as bad)
 #   e1kvm.pmd_secs=5             seconds per run
 #   e1kvm.pmd_ring=512           descriptors per ring
+#   e1kvm.pmd_prog=e1000-pmd     the driver: e1000-pmd, or virtio-pmd for a
+#                                virtio-net device (progs/virtio-pmd.c)
 #   e1kvm.pmd_rx_flush=0[,1]     1: e1000-pmd -F, a STATUS read after each
 #                                RDT write (needed by QEMU's e1000, whose
 #                                RDT is coalesced MMIO); a list runs both
@@ -23,6 +25,14 @@
 cmdline_arg -v sizes e1kvm.pmd_size 64
 cmdline_arg -v secs e1kvm.pmd_secs 5
 cmdline_arg -v ring e1kvm.pmd_ring 512
+cmdline_arg -v pmd e1kvm.pmd_prog e1000-pmd
+case $pmd in
+e1000-pmd | virtio-pmd) ;;
+*)
+	echo "E1KVM-RESULT pmd_error unknown e1kvm.pmd_prog '$pmd'"
+	exit 1
+	;;
+esac
 cmdline_arg -v flushes e1kvm.pmd_rx_flush 0
 
 rc=0
@@ -43,7 +53,7 @@ for flush in "$@"; do
 	for size in "$@"; do
 		echo "E1KVM-MARK pmd-prepare $run $size"
 		# shellcheck disable=SC2086 # $opt is empty or one word
-		/bin/e1000-pmd -n "$ring" $opt rx "$secs" "$size" || rc=1
+		/bin/"$pmd" -n "$ring" $opt rx "$secs" "$size" || rc=1
 	done
 done
 exit $rc

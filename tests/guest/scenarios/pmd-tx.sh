@@ -11,6 +11,8 @@
 #   e1kvm.peer=10.77.0.1         destination IPv4
 #   e1kvm.ip=10.77.0.2/24        source IPv4
 #   e1kvm.pmd_ring=512           descriptors per ring
+#   e1kvm.pmd_prog=e1000-pmd     the driver: e1000-pmd, or virtio-pmd for a
+#                                virtio-net device (progs/virtio-pmd.c)
 # Prints per size (from e1000-pmd): pmd_run tx SIZE, pmd_tx_pps,
 # pmd_tx_packets, pmd_tx_bytes, pmd_tx_mmio_writes, ... and the marks
 # "E1KVM-MARK pmd-begin tx SIZE" / "pmd-end tx SIZE" around the window.
@@ -22,6 +24,14 @@ cmdline_arg -v dmac e1kvm.pmd_dmac ff:ff:ff:ff:ff:ff
 cmdline_arg -v peer e1kvm.peer 10.77.0.1
 cmdline_arg -v addr e1kvm.ip 10.77.0.2/24
 cmdline_arg -v ring e1kvm.pmd_ring 512
+cmdline_arg -v pmd e1kvm.pmd_prog e1000-pmd
+case $pmd in
+e1000-pmd | virtio-pmd) ;;
+*)
+	echo "E1KVM-RESULT pmd_error unknown e1kvm.pmd_prog '$pmd'"
+	exit 1
+	;;
+esac
 
 rc=0
 IFS=,
@@ -29,6 +39,6 @@ IFS=,
 set -- $sizes
 unset IFS
 for size in "$@"; do
-	/bin/e1000-pmd -n "$ring" -D "$dmac" -d "$peer" -s "${addr%/*}" tx "$size" "$secs" || rc=1
+	/bin/"$pmd" -n "$ring" -D "$dmac" -d "$peer" -s "${addr%/*}" tx "$size" "$secs" || rc=1
 done
 exit $rc
