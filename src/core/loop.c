@@ -205,18 +205,31 @@ void loop_set_fd_handler(int fd, IOHandler read_cb, IOHandler write_cb, void *op
     h->active = true;
 }
 
-/* Re-arm the timerfd to the earliest pending timer (caller holds the lock). */
+/* The timerfd wakes the loop for the earliest timer. Setting it is a system
+ * call that reprograms a host timer (a VM exit of its own on a nested host:
+ * bench/pmd.sh TX spent a quarter of the I/O thread in timerfd_settime when
+ * it was re-armed at every round), so it is set only when it would not fire
+ * in time otherwise: never disarmed (a stale expiry wakes the loop once, for
+ * nothing), and not at all for a timer the loop thread itself makes due at
+ * once, because the loop then does not sleep (loop_run). All under the
+ * device lock. */
+static int64_t tfd_armed;           /* expiry set and not yet reported; 0: none */
+static __thread bool in_loop_round; /* this thread is the loop, in a round */
+
 static void timers_rearm(void)
 {
-    if (tfd < 0)
+    if (tfd < 0 || !timers)
         return;
+    int64_t want = timers->expire > 0 ? timers->expire : 1;
+    if (tfd_armed && tfd_armed <= want)
+        return; /* fires at or before it; the loop re-arms then */
+    if (in_loop_round && want <= clock_ns())
+        return; /* due: this round's end sees it and the loop polls */
     struct itimerspec its = {0};
-    if (timers) {
-        int64_t t = timers->expire > 0 ? timers->expire : 1;
-        its.it_value.tv_sec = t / 1000000000LL;
-        its.it_value.tv_nsec = t % 1000000000LL;
-    }
+    its.it_value.tv_sec = want / 1000000000LL;
+    its.it_value.tv_nsec = want % 1000000000LL;
     timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
+    tfd_armed = want;
 }
 
 Timer *timer_new(void (*cb)(void *opaque), void *opaque)
@@ -373,8 +386,10 @@ int64_t loop_poll_ns(void)
     return poll_ns;
 }
 
-static int loop_wait(struct epoll_event *evs, int max)
+static int loop_wait(struct epoll_event *evs, int max, bool timer_due)
 {
+    if (timer_due)
+        return epoll_wait(epfd, evs, max, 0); /* a round is due anyway: just look */
     int64_t start = real_clock_ns(), max_ns = poll_max_ns, window = poll_ns;
     if (window > max_ns)
         window = max_ns; /* the limit was lowered meanwhile */
@@ -401,20 +416,24 @@ int loop_run(void)
     if (loop_init() < 0)
         return 1;
     struct epoll_event evs[32];
+    bool timer_due = false;
     while (!quit_requested) {
-        int n = loop_wait(evs, 32);
+        int n = loop_wait(evs, 32, timer_due);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return 1;
         }
         loop_lock();
+        in_loop_round = true;
         for (int i = 0; i < n && !quit_requested; i++) {
             int fd = evs[i].data.fd;
             if (fd == wakefd || fd == tfd) {
                 uint64_t v;
                 ssize_t r = read(fd, &v, sizeof(v));
                 (void)r;
+                if (fd == tfd)
+                    tfd_armed = 0;
                 continue;
             }
             if (fd >= nhandlers || !handlers[fd].active)
@@ -429,6 +448,12 @@ int loop_run(void)
         }
         timers_run_expired();
         bh_run_pending();
+        /* a timer due already (a run that continues in the next round) makes
+         * the next wait a look, not a sleep; any other is on the timerfd */
+        timer_due = timers && timers->expire <= clock_ns();
+        in_loop_round = false;
+        if (!timer_due)
+            timers_rearm();
         device_unlock();
     }
     return quit_code;
