@@ -90,3 +90,17 @@ mount_hugetlbfs() {
 	mkdir -p "$_d"
 	grep -q " $_d hugetlbfs " /proc/mounts || mount -t hugetlbfs hugetlbfs "$_d"
 }
+
+# pmd_prog: the poll-mode driver the pmd-* scenarios run, from
+# e1kvm.pmd_prog (default e1000-pmd; virtio-pmd for a virtio-net device),
+# into $pmd; an unknown name ends the scenario with a result line
+pmd_prog() {
+	cmdline_arg -v pmd e1kvm.pmd_prog e1000-pmd
+	case $pmd in
+	e1000-pmd | virtio-pmd) ;;
+	*)
+		echo "E1KVM-RESULT pmd_error unknown e1kvm.pmd_prog '$pmd'"
+		exit 1
+		;;
+	esac
+}

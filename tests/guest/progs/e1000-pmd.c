@@ -416,9 +416,6 @@ static void nic_setup(Nic *nic, Dma *dma, bool rx_on, bool tx_on)
 /* ------------------------------------------------------------------------ */
 /* The poll loops                                                           */
 
-static unsigned burst = 32;
-static bool flush_reads; /* -F */
-static const char *run_name = "";
 
 /* A tail write, optionally pushed through with a read (see -F). */
 static inline void write_tail(uint32_t reg, uint32_t val)
@@ -445,11 +442,7 @@ static void run_tx(Nic *nic, unsigned size, unsigned secs)
     (void)rd32(REG_TPT);
 
     uint64_t w0 = mmio_writes, r0 = mmio_reads;
-    out("E1KVM-MARK pmd-begin %s %u", run_name, size);
-    stop = 0;
-    signals = 0;
-    in_loop = 1;
-    alarm(secs);
+    window_open(size, secs);
     double t0 = now_s();
     while (!stop) {
         if (nb_free < burst) {
@@ -479,8 +472,7 @@ static void run_tx(Nic *nic, unsigned size, unsigned secs)
         sent += burst;
     }
     double t1 = now_s();
-    alarm(0);
-    in_loop = 0;
+    window_close();
     uint64_t win_writes = mmio_writes - w0, win_reads = mmio_reads - r0;
 
     /* Drain: everything handed over is sent when the last RS descriptor
@@ -495,14 +487,7 @@ static void run_tx(Nic *nic, unsigned size, unsigned secs)
     out("E1KVM-MARK pmd-end %s %u", run_name, size);
 
     double dt = t1 - t0;
-    out("E1KVM-RESULT pmd_tx_packets %" PRIu64, sent);
-    out("E1KVM-RESULT pmd_tx_bytes %" PRIu64, sent * size);
-    out("E1KVM-RESULT pmd_tx_secs %.3f", dt);
-    out("E1KVM-RESULT pmd_tx_pps %.0f", sent / dt);
-    out("E1KVM-RESULT pmd_tx_mbps %.1f", sent * size * 8 / dt / 1e6);
-    out("E1KVM-RESULT pmd_tx_mmio_writes %" PRIu64, win_writes);
-    out("E1KVM-RESULT pmd_tx_mmio_reads %" PRIu64, win_reads);
-    out("E1KVM-RESULT pmd_tx_pkts_per_mmio %.2f", win_writes ? (double)sent / win_writes : 0.0);
+    report_tx(sent, size, dt, win_writes, win_reads);
     out("E1KVM-RESULT pmd_tx_dd_waits %" PRIu64, waits);
     out("E1KVM-RESULT pmd_tx_drained %d tdh=%u tdt=%u", drained, tdh, tail);
     out("E1KVM-RESULT pmd_tx_hw_gptc %u", gptc);
@@ -527,11 +512,7 @@ static void run_rx(Nic *nic, unsigned secs, unsigned size)
     (void)rd32(REG_TPR);
 
     uint64_t w0 = mmio_writes, r0 = mmio_reads;
-    out("E1KVM-MARK pmd-begin %s %u", run_name, size);
-    stop = 0;
-    signals = 0;
-    in_loop = 1;
-    alarm(30); /* the first frame must come within 30 s */
+    window_open(size, 30); /* the first frame must come within 30 s */
     double t0 = 0;
     bool started = false;
     while (!stop) {
@@ -577,8 +558,7 @@ static void run_rx(Nic *nic, unsigned secs, unsigned size)
         }
     }
     double t1 = now_s();
-    alarm(0);
-    in_loop = 0;
+    window_close();
     uint64_t win_writes = mmio_writes - w0, win_reads = mmio_reads - r0;
     /* where the device stands: head, tail, and our next descriptor */
     uint32_t rdh = rd32(REG_RDH), rdt = rd32(REG_RDT);
@@ -588,17 +568,8 @@ static void run_rx(Nic *nic, unsigned secs, unsigned size)
     out("E1KVM-MARK pmd-end %s %u", run_name, size);
 
     double dt = started ? t1 - t0 : 0;
-    out("E1KVM-RESULT pmd_rx_packets %" PRIu64, pkts);
-    out("E1KVM-RESULT pmd_rx_bytes %" PRIu64, bytes);
-    out("E1KVM-RESULT pmd_rx_secs %.3f", dt);
     /* from RCTL.EN to the first frame, with the host already sending */
-    out("E1KVM-RESULT pmd_rx_first_frame_s %.3f", started ? t0 - rx_enabled_at : -1.0);
-    out("E1KVM-RESULT pmd_rx_pps %.0f", dt > 0 ? pkts / dt : 0.0);
-    out("E1KVM-RESULT pmd_rx_mbps %.1f", dt > 0 ? bytes * 8 / dt / 1e6 : 0.0);
-    out("E1KVM-RESULT pmd_rx_mmio_writes %" PRIu64, win_writes);
-    out("E1KVM-RESULT pmd_rx_mmio_reads %" PRIu64, win_reads);
-    out("E1KVM-RESULT pmd_rx_pkts_per_mmio %.2f", win_writes ? (double)pkts / win_writes : 0.0);
-    out("E1KVM-RESULT pmd_rx_empty_polls %" PRIu64, polls);
+    report_rx(pkts, bytes, dt, started ? t0 - rx_enabled_at : -1.0, win_writes, win_reads, polls);
     out("E1KVM-RESULT pmd_rx_bad %" PRIu64 " len=%" PRIu64 " not_eop=%" PRIu64 " errors=%" PRIu64
         " data=%" PRIu64,
         bad_len + not_eop + errors + bad_data, bad_len, not_eop, errors, bad_data);
@@ -638,71 +609,16 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     static Nic nic; /* 130 KiB of buffer pointers: not on the stack */
-    const char *want_bdf = NULL;
-    FrameSpec fs = {.dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-                    .sip = {10, 77, 0, 2},
-                    .dip = {10, 77, 0, 1},
-                    .sport = 1024,
-                    .dport = 9};
-    nic.n = 512;
-    int c;
-    while ((c = getopt(argc, argv, "p:n:b:D:d:s:P:Fh")) != -1) {
-        switch (c) {
-        case 'p':
-            want_bdf = optarg;
-            break;
-        case 'n':
-            nic.n = parse_uint(optarg, 64, MAX_RING, "ring size");
-            break;
-        case 'b':
-            burst = parse_uint(optarg, 1, 256, "burst");
-            break;
-        case 'D':
-            if (!parse_mac(optarg, fs.dst)) {
-                usage();
-            }
-            break;
-        case 'd':
-            if (!parse_ip(optarg, fs.dip)) {
-                usage();
-            }
-            break;
-        case 's':
-            if (!parse_ip(optarg, fs.sip)) {
-                usage();
-            }
-            break;
-        case 'F':
-            flush_reads = true;
-            break;
-        case 'P':
-            fs.dport = (uint16_t)parse_uint(optarg, 1, 65535, "port");
-            break;
-        default:
-            usage();
-        }
-    }
+    PmdArgs args;
+    pmd_parse_args(argc, argv, &args, MAX_RING);
+    FrameSpec fs = args.fs;
+    bool tx = args.tx;
+    unsigned size = args.size, secs = args.secs;
+    nic.n = args.ring;
     /* RS positions and ring wrap line up only if bursts tile the ring */
     if (nic.n % 8 || nic.n % burst || burst > nic.n / 2) {
         fprintf(stderr, "%s: ring size %u must be a multiple of 8 and of the burst (%u)\n", prog,
                 nic.n, burst);
-        usage();
-    }
-    argc -= optind;
-    argv += optind;
-    bool tx;
-    unsigned size = 0, secs;
-    if (argc == 3 && !strcmp(argv[0], "tx")) {
-        tx = true;
-        size = parse_uint(argv[1], 60, 1514, "frame size");
-        secs = parse_uint(argv[2], 1, 3600, "seconds");
-    } else if ((argc == 2 || argc == 3) && !strcmp(argv[0], "rx")) {
-        tx = false;
-        secs = parse_uint(argv[1], 1, 3600, "seconds");
-        if (argc == 3) {
-            size = parse_uint(argv[2], 60, 1514, "frame size");
-        }
-    } else {
         usage();
     }
 
@@ -710,12 +626,10 @@ int main(int argc, char **argv)
      * driver alone takes seconds); the loops re-arm the alarm. */
     watchdog_setup(60);
 
-    run_name = tx ? (flush_reads ? "tx-flush" : "tx") : (flush_reads ? "rx-flush" : "rx");
-    out("E1KVM-RESULT pmd_run %s %u", run_name, size);
     double t_start = now_s();
     char bdf[256]; /* a d_name */
     static const unsigned e1000_ids[] = {E1000_DEVICE, 0};
-    find_pci(bdf, sizeof(bdf), want_bdf, E1000_VENDOR, e1000_ids, "82540EM");
+    find_pci(bdf, sizeof(bdf), args.bdf, E1000_VENDOR, e1000_ids, "82540EM");
     claim_device(bdf);
     bar = map_bar(bdf, 0, 0x20000, NULL); /* the 128 KiB register BAR */
     nic_reset();

@@ -503,6 +503,133 @@ static unsigned parse_uint(const char *s, unsigned lo, unsigned hi, const char *
     return (unsigned)v;
 }
 
+/* ------------------------------------------------------------------------ */
+/* The command line, the measurement window and its report                  */
+
+static unsigned burst = 32;        /* -b: descriptors per tail write / notify */
+static bool flush_reads;           /* -F: a register read after each one */
+static const char *run_name = "";  /* tx, rx, tx-flush or rx-flush */
+
+typedef struct PmdArgs {
+    const char *bdf; /* -p; NULL: the first device found */
+    unsigned ring;   /* -n */
+    FrameSpec fs;    /* -D -d -s -P; the source MAC is the device's */
+    bool tx;
+    unsigned size, secs;
+} PmdArgs;
+
+/* [options] tx SIZE SECONDS | [options] rx SECONDS [SIZE]; prints the
+ * "pmd_run" line. The driver checks the ring size against its device. */
+static void pmd_parse_args(int argc, char **argv, PmdArgs *a, unsigned max_ring)
+{
+    *a = (PmdArgs){.ring = 512,
+                   .fs = {.dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+                          .sip = {10, 77, 0, 2},
+                          .dip = {10, 77, 0, 1},
+                          .sport = 1024,
+                          .dport = 9}};
+    int c;
+    while ((c = getopt(argc, argv, "p:n:b:D:d:s:P:Fh")) != -1) {
+        switch (c) {
+        case 'p':
+            a->bdf = optarg;
+            break;
+        case 'n':
+            a->ring = parse_uint(optarg, 64, max_ring, "ring size");
+            break;
+        case 'b':
+            burst = parse_uint(optarg, 1, 256, "burst");
+            break;
+        case 'D':
+            if (!parse_mac(optarg, a->fs.dst)) {
+                usage();
+            }
+            break;
+        case 'd':
+            if (!parse_ip(optarg, a->fs.dip)) {
+                usage();
+            }
+            break;
+        case 's':
+            if (!parse_ip(optarg, a->fs.sip)) {
+                usage();
+            }
+            break;
+        case 'F':
+            flush_reads = true;
+            break;
+        case 'P':
+            a->fs.dport = (uint16_t)parse_uint(optarg, 1, 65535, "port");
+            break;
+        default:
+            usage();
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc == 3 && !strcmp(argv[0], "tx")) {
+        a->tx = true;
+        a->size = parse_uint(argv[1], 60, 1514, "frame size");
+        a->secs = parse_uint(argv[2], 1, 3600, "seconds");
+    } else if ((argc == 2 || argc == 3) && !strcmp(argv[0], "rx")) {
+        a->tx = false;
+        a->secs = parse_uint(argv[1], 1, 3600, "seconds");
+        if (argc == 3) {
+            a->size = parse_uint(argv[2], 60, 1514, "frame size");
+        }
+    } else {
+        usage();
+    }
+    run_name = a->tx ? (flush_reads ? "tx-flush" : "tx") : (flush_reads ? "rx-flush" : "rx");
+    out("E1KVM-RESULT pmd_run %s %u", run_name, a->size);
+}
+
+/* The window's start mark; the watchdog stops the poll loop after alarm_s
+ * (RX re-arms it at the first frame). */
+static void window_open(unsigned size, unsigned alarm_s)
+{
+    out("E1KVM-MARK pmd-begin %s %u", run_name, size);
+    stop = 0;
+    signals = 0;
+    in_loop = 1;
+    alarm(alarm_s);
+}
+
+static void window_close(void)
+{
+    alarm(0);
+    in_loop = 0;
+}
+
+/* The result lines both drivers print; each adds its device's own. */
+static void report_tx(uint64_t sent, unsigned size, double dt, uint64_t writes, uint64_t reads)
+{
+    out("E1KVM-RESULT pmd_tx_packets %" PRIu64, sent);
+    out("E1KVM-RESULT pmd_tx_bytes %" PRIu64, sent * size);
+    out("E1KVM-RESULT pmd_tx_secs %.3f", dt);
+    out("E1KVM-RESULT pmd_tx_pps %.0f", sent / dt);
+    out("E1KVM-RESULT pmd_tx_mbps %.1f", sent * size * 8 / dt / 1e6);
+    out("E1KVM-RESULT pmd_tx_mmio_writes %" PRIu64, writes);
+    out("E1KVM-RESULT pmd_tx_mmio_reads %" PRIu64, reads);
+    out("E1KVM-RESULT pmd_tx_pkts_per_mmio %.2f", writes ? (double)sent / writes : 0.0);
+}
+
+/* first_s: from enabling reception to the first frame (-1: none came) */
+static void report_rx(uint64_t pkts, uint64_t bytes, double dt, double first_s, uint64_t writes,
+                      uint64_t reads, uint64_t empty_polls)
+{
+    out("E1KVM-RESULT pmd_rx_packets %" PRIu64, pkts);
+    out("E1KVM-RESULT pmd_rx_bytes %" PRIu64, bytes);
+    out("E1KVM-RESULT pmd_rx_secs %.3f", dt);
+    out("E1KVM-RESULT pmd_rx_first_frame_s %.3f", first_s);
+    out("E1KVM-RESULT pmd_rx_pps %.0f", dt > 0 ? pkts / dt : 0.0);
+    out("E1KVM-RESULT pmd_rx_mbps %.1f", dt > 0 ? bytes * 8 / dt / 1e6 : 0.0);
+    out("E1KVM-RESULT pmd_rx_mmio_writes %" PRIu64, writes);
+    out("E1KVM-RESULT pmd_rx_mmio_reads %" PRIu64, reads);
+    out("E1KVM-RESULT pmd_rx_pkts_per_mmio %.2f", writes ? (double)pkts / writes : 0.0);
+    out("E1KVM-RESULT pmd_rx_empty_polls %" PRIu64, empty_polls);
+}
+
 /* SIGALRM, SIGINT and SIGTERM go to the watchdog (on_signal); setup gets
  * `setup_s` seconds, the poll loops re-arm the alarm; pmd_quiesce at exit. */
 static void watchdog_setup(unsigned setup_s)

@@ -311,9 +311,6 @@ static void vq_setup(Vq *q, unsigned index, unsigned want, Dma *dma, bool device
 /* ------------------------------------------------------------------------ */
 /* The poll loops                                                           */
 
-static unsigned burst = 32;
-static bool flush_reads; /* -F */
-static const char *run_name = "";
 static double rx_enabled_at;
 
 /* Publish the new avail index and ring the doorbell unless the device said
@@ -342,11 +339,7 @@ static void run_tx(Vq *q, unsigned size, unsigned secs)
         q->desc[i].len = NET_HDR_LEN + size;
     }
     uint64_t w0 = mmio_writes, r0 = mmio_reads;
-    out("E1KVM-MARK pmd-begin %s %u", run_name, size);
-    stop = 0;
-    signals = 0;
-    in_loop = 1;
-    alarm(secs);
+    window_open(size, secs);
     double t0 = now_s();
     while (!stop) {
         uint16_t u = q->used->idx;
@@ -366,8 +359,7 @@ static void run_tx(Vq *q, unsigned size, unsigned secs)
         sent += burst;
     }
     double t1 = now_s();
-    alarm(0);
-    in_loop = 0;
+    window_close();
     uint64_t win_writes = mmio_writes - w0, win_reads = mmio_reads - r0;
 
     /* drain: everything handed over comes back used (bounded: 2 s) */
@@ -378,14 +370,7 @@ static void run_tx(Vq *q, unsigned size, unsigned secs)
     out("E1KVM-MARK pmd-end %s %u", run_name, size);
 
     double dt = t1 - t0;
-    out("E1KVM-RESULT pmd_tx_packets %" PRIu64, sent);
-    out("E1KVM-RESULT pmd_tx_bytes %" PRIu64, sent * size);
-    out("E1KVM-RESULT pmd_tx_secs %.3f", dt);
-    out("E1KVM-RESULT pmd_tx_pps %.0f", sent / dt);
-    out("E1KVM-RESULT pmd_tx_mbps %.1f", sent * size * 8 / dt / 1e6);
-    out("E1KVM-RESULT pmd_tx_mmio_writes %" PRIu64, win_writes);
-    out("E1KVM-RESULT pmd_tx_mmio_reads %" PRIu64, win_reads);
-    out("E1KVM-RESULT pmd_tx_pkts_per_mmio %.2f", win_writes ? (double)sent / win_writes : 0.0);
+    report_tx(sent, size, dt, win_writes, win_reads);
     out("E1KVM-RESULT pmd_tx_used_waits %" PRIu64, waits);
     out("E1KVM-RESULT pmd_tx_drained %d used=%u avail=%u", drained, q->used->idx, q->avail_idx);
 }
@@ -396,11 +381,7 @@ static void run_rx(Vq *q, unsigned secs, unsigned size)
     uint64_t pkts = 0, bytes = 0, bad_len = 0, bad_id = 0, bad_data = 0, polls = 0;
 
     uint64_t w0 = mmio_writes, r0 = mmio_reads;
-    out("E1KVM-MARK pmd-begin %s %u", run_name, size);
-    stop = 0;
-    signals = 0;
-    in_loop = 1;
-    alarm(30); /* the first frame must come within 30 s */
+    window_open(size, 30); /* the first frame must come within 30 s */
     double t0 = 0;
     bool started = false;
     while (!stop) {
@@ -440,22 +421,12 @@ static void run_rx(Vq *q, unsigned secs, unsigned size)
         }
     }
     double t1 = now_s();
-    alarm(0);
-    in_loop = 0;
+    window_close();
     uint64_t win_writes = mmio_writes - w0, win_reads = mmio_reads - r0;
     out("E1KVM-MARK pmd-end %s %u", run_name, size);
 
     double dt = started ? t1 - t0 : 0;
-    out("E1KVM-RESULT pmd_rx_packets %" PRIu64, pkts);
-    out("E1KVM-RESULT pmd_rx_bytes %" PRIu64, bytes);
-    out("E1KVM-RESULT pmd_rx_secs %.3f", dt);
-    out("E1KVM-RESULT pmd_rx_first_frame_s %.3f", started ? t0 - rx_enabled_at : -1.0);
-    out("E1KVM-RESULT pmd_rx_pps %.0f", dt > 0 ? pkts / dt : 0.0);
-    out("E1KVM-RESULT pmd_rx_mbps %.1f", dt > 0 ? bytes * 8 / dt / 1e6 : 0.0);
-    out("E1KVM-RESULT pmd_rx_mmio_writes %" PRIu64, win_writes);
-    out("E1KVM-RESULT pmd_rx_mmio_reads %" PRIu64, win_reads);
-    out("E1KVM-RESULT pmd_rx_pkts_per_mmio %.2f", win_writes ? (double)pkts / win_writes : 0.0);
-    out("E1KVM-RESULT pmd_rx_empty_polls %" PRIu64, polls);
+    report_rx(pkts, bytes, dt, started ? t0 - rx_enabled_at : -1.0, win_writes, win_reads, polls);
     out("E1KVM-RESULT pmd_rx_bad %" PRIu64 " len=%" PRIu64 " id=%" PRIu64 " data=%" PRIu64,
         bad_len + bad_id + bad_data, bad_len, bad_id, bad_data);
     if (!started) {
@@ -468,79 +439,21 @@ static void run_rx(Vq *q, unsigned secs, unsigned size)
 int main(int argc, char **argv)
 {
     static Vq rxq, txq;
-    const char *want_bdf = NULL;
-    FrameSpec fs = {.dst = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-                    .sip = {10, 77, 0, 2},
-                    .dip = {10, 77, 0, 1},
-                    .sport = 1024,
-                    .dport = 9};
-    unsigned ring = 512;
-    int c;
-    while ((c = getopt(argc, argv, "p:n:b:D:d:s:P:Fh")) != -1) {
-        switch (c) {
-        case 'p':
-            want_bdf = optarg;
-            break;
-        case 'n':
-            ring = parse_uint(optarg, 64, MAX_RING, "ring size");
-            break;
-        case 'b':
-            burst = parse_uint(optarg, 1, 256, "burst");
-            break;
-        case 'D':
-            if (!parse_mac(optarg, fs.dst)) {
-                usage();
-            }
-            break;
-        case 'd':
-            if (!parse_ip(optarg, fs.dip)) {
-                usage();
-            }
-            break;
-        case 's':
-            if (!parse_ip(optarg, fs.sip)) {
-                usage();
-            }
-            break;
-        case 'F':
-            flush_reads = true;
-            break;
-        case 'P':
-            fs.dport = (uint16_t)parse_uint(optarg, 1, 65535, "port");
-            break;
-        default:
-            usage();
-        }
-    }
+    PmdArgs args;
+    pmd_parse_args(argc, argv, &args, MAX_RING);
+    FrameSpec fs = args.fs;
+    bool tx = args.tx;
+    unsigned size = args.size, secs = args.secs, ring = args.ring;
     if (ring & (ring - 1)) {
         fprintf(stderr, "%s: ring size %u is not a power of two\n", prog, ring);
         usage();
     }
-    argc -= optind;
-    argv += optind;
-    bool tx;
-    unsigned size = 0, secs;
-    if (argc == 3 && !strcmp(argv[0], "tx")) {
-        tx = true;
-        size = parse_uint(argv[1], 60, 1514, "frame size");
-        secs = parse_uint(argv[2], 1, 3600, "seconds");
-    } else if ((argc == 2 || argc == 3) && !strcmp(argv[0], "rx")) {
-        tx = false;
-        secs = parse_uint(argv[1], 1, 3600, "seconds");
-        if (argc == 3) {
-            size = parse_uint(argv[2], 60, 1514, "frame size");
-        }
-    } else {
-        usage();
-    }
     watchdog_setup(60); /* setup runs in the emulated guest kernel: slow */
 
-    run_name = tx ? (flush_reads ? "tx-flush" : "tx") : (flush_reads ? "rx-flush" : "rx");
-    out("E1KVM-RESULT pmd_run %s %u", run_name, size);
     double t_start = now_s();
     char bdf[256];
     static const unsigned ids[] = {VIRTIO_NET_MODERN, VIRTIO_NET_TRANSITIONAL, 0};
-    find_pci(bdf, sizeof(bdf), want_bdf, VIRTIO_VENDOR, ids, "virtio-net");
+    find_pci(bdf, sizeof(bdf), args.bdf, VIRTIO_VENDOR, ids, "virtio-net");
     claim_device(bdf);
     uint8_t mac[6];
     find_structures(bdf, mac);

@@ -25,14 +25,7 @@
 cmdline_arg -v sizes e1kvm.pmd_size 64
 cmdline_arg -v secs e1kvm.pmd_secs 5
 cmdline_arg -v ring e1kvm.pmd_ring 512
-cmdline_arg -v pmd e1kvm.pmd_prog e1000-pmd
-case $pmd in
-e1000-pmd | virtio-pmd) ;;
-*)
-	echo "E1KVM-RESULT pmd_error unknown e1kvm.pmd_prog '$pmd'"
-	exit 1
-	;;
-esac
+pmd_prog
 cmdline_arg -v flushes e1kvm.pmd_rx_flush 0
 
 rc=0

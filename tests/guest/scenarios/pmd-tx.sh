@@ -24,14 +24,7 @@ cmdline_arg -v dmac e1kvm.pmd_dmac ff:ff:ff:ff:ff:ff
 cmdline_arg -v peer e1kvm.peer 10.77.0.1
 cmdline_arg -v addr e1kvm.ip 10.77.0.2/24
 cmdline_arg -v ring e1kvm.pmd_ring 512
-cmdline_arg -v pmd e1kvm.pmd_prog e1000-pmd
-case $pmd in
-e1000-pmd | virtio-pmd) ;;
-*)
-	echo "E1KVM-RESULT pmd_error unknown e1kvm.pmd_prog '$pmd'"
-	exit 1
-	;;
-esac
+pmd_prog
 
 rc=0
 IFS=,
