@@ -191,7 +191,6 @@ static void pmd_quiesce(void)
     pci_bus_master_off();
 }
 
-
 /* ------------------------------------------------------------------------ */
 /* Register access                                                          */
 
@@ -208,8 +207,6 @@ static inline void wr32(uint32_t reg, uint32_t val)
     mmio_writes++;
     bar[reg / 4] = val;
 }
-
-
 
 /* ------------------------------------------------------------------------ */
 /* Device bring-up (SDM 14: general initialization)                         */
@@ -415,7 +412,6 @@ static void nic_setup(Nic *nic, Dma *dma, bool rx_on, bool tx_on)
 
 /* ------------------------------------------------------------------------ */
 /* The poll loops                                                           */
-
 
 /* A tail write, optionally pushed through with a read (see -F). */
 static inline void write_tail(uint32_t reg, uint32_t val)

@@ -109,7 +109,7 @@ static void on_signal(int sig)
     stop = 1;
     if (!in_loop || ++signals > 1) {
         static const char msg[] = PMD_NAME ": watchdog: giving up\n"
-                                  "E1KVM-RESULT pmd_error watchdog\n";
+                                           "E1KVM-RESULT pmd_error watchdog\n";
         pmd_quiesce();
         if (write(2, msg, sizeof(msg) - 1) < 0) {
             /* we are leaving anyway */
@@ -146,9 +146,6 @@ static void sleep_ms(unsigned ms)
 
 /* ------------------------------------------------------------------------ */
 /* sysfs and PCI                                                            */
-
-/* ------------------------------------------------------------------------ */
-/* sysfs helpers                                                            */
 
 static bool read_line(const char *path, char *buf, size_t len)
 {
@@ -191,7 +188,6 @@ static unsigned long read_ulong(const char *path)
     return v;
 }
 
-/* The first 82540EM on the PCI bus, or the one the user named. */
 /* The first PCI device with this vendor and one of the device IDs (0
  * ends the list), or the one the user named; its BDF into bdf. */
 static void find_pci(char *bdf, size_t len, const char *want, unsigned vendor,
@@ -440,11 +436,7 @@ static uint64_t dma_pa(const Dma *m, const void *p)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Frames and options                                                       */
-
-
-/* ------------------------------------------------------------------------ */
-/* Frames                                                                   */
+/* Frames and numbers                                                       */
 
 typedef struct FrameSpec {
     uint8_t dst[6], src[6];
@@ -506,9 +498,9 @@ static unsigned parse_uint(const char *s, unsigned lo, unsigned hi, const char *
 /* ------------------------------------------------------------------------ */
 /* The command line, the measurement window and its report                  */
 
-static unsigned burst = 32;        /* -b: descriptors per tail write / notify */
-static bool flush_reads;           /* -F: a register read after each one */
-static const char *run_name = "";  /* tx, rx, tx-flush or rx-flush */
+static unsigned burst = 32;       /* -b: descriptors per tail write / notify */
+static bool flush_reads;          /* -F: a register read after each one */
+static const char *run_name = ""; /* tx, rx, tx-flush or rx-flush */
 
 typedef struct PmdArgs {
     const char *bdf; /* -p; NULL: the first device found */

@@ -111,7 +111,7 @@ static volatile uint8_t *common; /* common configuration, NULL until mapped */
 static volatile uint8_t *bars[6];
 static size_t bar_size[6];
 static volatile uint8_t *notify_base;
-static uint32_t notify_mult;
+static uint32_t notify_mult, notify_len;
 
 static uint8_t cc_rd8(unsigned off)
 {
@@ -223,6 +223,7 @@ static void find_structures(const char *bdf, uint8_t mac[6])
                 common = bar_at(bdf, bar, off, len);
             } else if (type == CFG_NOTIFY && !notify_base) {
                 notify_base = bar_at(bdf, bar, off, len);
+                notify_len = len;
                 memcpy(&notify_mult, &cfg[p + 16], 4);
             } else if (type == CFG_DEVICE && !device && len >= 6) {
                 device = bar_at(bdf, bar, off, len);
@@ -304,7 +305,12 @@ static void vq_setup(Vq *q, unsigned index, unsigned want, Dma *dma, bool device
     cc_wr64(CC_Q_DESC, dma_pa(dma, (void *)q->desc));
     cc_wr64(CC_Q_AVAIL, dma_pa(dma, (void *)q->avail));
     cc_wr64(CC_Q_USED, dma_pa(dma, (void *)q->used));
-    q->notify = (volatile uint16_t *)(notify_base + (uint32_t)cc_rd16(CC_Q_NOFF) * notify_mult);
+    uint64_t noff = (uint64_t)cc_rd16(CC_Q_NOFF) * notify_mult;
+    if (noff + 2 > notify_len) {
+        die("queue %u: notify offset 0x%" PRIx64 " beyond the notification area (%u bytes)", index,
+            noff, notify_len);
+    }
+    q->notify = (volatile uint16_t *)(notify_base + noff);
     cc_wr16(CC_Q_ENABLE, 1);
 }
 
@@ -475,8 +481,7 @@ int main(int argc, char **argv)
         memset(q->buf[i], 0, NET_HDR_LEN); /* no offloads */
         build_frame(q->buf[i] + NET_HDR_LEN, size, &fs);
     }
-    cc_wr8(CC_STATUS,
-           STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
+    cc_wr8(CC_STATUS, STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
     if (!tx) {
         /* every receive buffer to the device at once */
         for (unsigned i = 0; i < q->n; i++) {
