@@ -8,6 +8,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -34,6 +35,10 @@ static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 #define DEVICE_LOCK_HANDOFF_NS 1000000
 static int lock_spin;           /* 1: more than one CPU, spinning can pay */
 static atomic_int lock_waiters; /* threads in device_lock's slow path */
+
+/* what loop_stats reports (-stats, QMP query-exits "loop") */
+static _Atomic uint64_t st_rounds, st_sleeps, st_poll_hits;
+static _Atomic uint64_t st_contended, st_slept, st_handoffs, st_wait_ns, st_wait_max_ns;
 
 static inline void cpu_relax(void)
 {
@@ -65,18 +70,27 @@ void device_lock(void)
     if (pthread_mutex_trylock(&dev_lock) == 0)
         return;
     atomic_fetch_add(&lock_waiters, 1);
+    int64_t t0 = real_clock_ns();
     bool got = false;
     if (spin_pays()) {
-        int64_t until = real_clock_ns() + DEVICE_LOCK_SPIN_NS;
+        int64_t until = t0 + DEVICE_LOCK_SPIN_NS;
         do {
             for (int i = 0; i < 32; i++)
                 cpu_relax();
             got = pthread_mutex_trylock(&dev_lock) == 0;
         } while (!got && real_clock_ns() < until);
     }
-    if (!got)
+    if (!got) {
         pthread_mutex_lock(&dev_lock);
+        st_slept++;
+    }
     atomic_fetch_sub(&lock_waiters, 1);
+    uint64_t waited = (uint64_t)(real_clock_ns() - t0);
+    st_contended++;
+    st_wait_ns += waited;
+    uint64_t max = st_wait_max_ns;
+    while (waited > max && !atomic_compare_exchange_weak(&st_wait_max_ns, &max, waited)) {
+    }
 }
 
 /* The main loop takes the lock again for every batch of events. A mutex
@@ -87,6 +101,7 @@ void device_lock(void)
 static void loop_lock(void)
 {
     if (atomic_load(&lock_waiters) > 0) {
+        st_handoffs++;
         if (spin_pays()) {
             int64_t until = real_clock_ns() + DEVICE_LOCK_HANDOFF_NS;
             while (atomic_load(&lock_waiters) > 0 && real_clock_ns() < until) {
@@ -397,10 +412,13 @@ static int loop_wait(struct epoll_event *evs, int max, bool timer_due)
         int64_t until = start + window;
         do {
             int n = epoll_wait(epfd, evs, max, 0);
-            if (n != 0)
+            if (n != 0) {
+                st_poll_hits += n > 0;
                 return n; /* events (the window was right) or an error */
+            }
         } while (real_clock_ns() < until);
     }
+    st_sleeps++;
     int n = epoll_wait(epfd, evs, max, -1);
     int64_t slept = real_clock_ns() - start; /* polling included */
     if (slept > max_ns)
@@ -425,6 +443,7 @@ int loop_run(void)
             return 1;
         }
         loop_lock();
+        st_rounds++;
         in_loop_round = true;
         for (int i = 0; i < n && !quit_requested; i++) {
             int fd = evs[i].data.fd;
@@ -457,6 +476,37 @@ int loop_run(void)
         device_unlock();
     }
     return quit_code;
+}
+
+void loop_stats(LoopStats *out)
+{
+    *out = (LoopStats){.rounds = st_rounds,
+                       .sleeps = st_sleeps,
+                       .poll_hits = st_poll_hits,
+                       .poll_ns = poll_ns,
+                       .poll_max_ns = poll_max_ns,
+                       .lock_contended = st_contended,
+                       .lock_slept = st_slept,
+                       .lock_handoffs = st_handoffs,
+                       .lock_wait_ns = st_wait_ns,
+                       .lock_wait_max_ns = st_wait_max_ns};
+}
+
+void loop_stats_print(FILE *f)
+{
+    LoopStats st;
+    loop_stats(&st);
+    fprintf(f,
+            "e1kvm: main loop: %" PRIu64 " rounds, %" PRIu64 " sleeps, %" PRIu64
+            " wake-ups saved by polling (window %.1f us, limit %.1f us)\n",
+            st.rounds, st.sleeps, st.poll_hits, st.poll_ns / 1e3, st.poll_max_ns / 1e3);
+    fprintf(f,
+            "e1kvm: device lock: %" PRIu64 " takes found it held (%" PRIu64
+            " slept), waited %.1f us"
+            " on average, %.1f us at most; %" PRIu64 " rounds let a waiting thread go first\n",
+            st.lock_contended, st.lock_slept,
+            st.lock_contended ? (double)st.lock_wait_ns / (double)st.lock_contended / 1e3 : 0.0,
+            st.lock_wait_max_ns / 1e3, st.lock_handoffs);
 }
 
 /* -object main-loop,id=ID,poll-max-ns=N: the polling limit (as QEMU's

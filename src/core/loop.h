@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef void (*IOHandler)(void *opaque);
 
@@ -27,6 +28,22 @@ int loop_run(void);
 void loop_set_poll_max_ns(int64_t ns);
 /* The current polling window in ns (tests). */
 int64_t loop_poll_ns(void);
+
+/* What the loop and the device lock did since start (-stats, QMP). */
+typedef struct LoopStats {
+    uint64_t rounds;           /* rounds of events handled */
+    uint64_t sleeps;           /* times the loop slept in epoll_wait */
+    uint64_t poll_hits;        /* times polling found events: a sleep saved */
+    int64_t poll_ns;           /* the polling window now */
+    int64_t poll_max_ns;       /* its limit */
+    uint64_t lock_contended;   /* device_lock calls that found it held */
+    uint64_t lock_slept;       /* ... that had to sleep for it */
+    uint64_t lock_handoffs;    /* rounds that let a waiting thread go first */
+    uint64_t lock_wait_ns;     /* time those waited, in all */
+    uint64_t lock_wait_max_ns; /* the longest wait */
+} LoopStats;
+void loop_stats(LoopStats *out);
+void loop_stats_print(FILE *f);
 /* Ask the loop to stop (safe from any thread and from signal handlers). */
 void loop_quit(int code);
 bool loop_quitting(void);

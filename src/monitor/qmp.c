@@ -395,6 +395,21 @@ static json_object *cmd_query_exits(QmpClient *c, json_object *args, QmpError *e
     }
     json_object_object_add(r, "regions", regions);
     json_object_object_add(r, "unattributed", json_object_new_uint64(exitstats_overflow()));
+    /* the main loop and the device lock: where the work that did not exit went */
+    LoopStats st;
+    loop_stats(&st);
+    json_object *lo = json_object_new_object();
+    json_object_object_add(lo, "rounds", json_object_new_uint64(st.rounds));
+    json_object_object_add(lo, "sleeps", json_object_new_uint64(st.sleeps));
+    json_object_object_add(lo, "poll-hits", json_object_new_uint64(st.poll_hits));
+    json_object_object_add(lo, "poll-window-ns", json_object_new_int64(st.poll_ns));
+    json_object_object_add(lo, "poll-max-ns", json_object_new_int64(st.poll_max_ns));
+    json_object_object_add(lo, "lock-contended", json_object_new_uint64(st.lock_contended));
+    json_object_object_add(lo, "lock-slept", json_object_new_uint64(st.lock_slept));
+    json_object_object_add(lo, "lock-handoffs", json_object_new_uint64(st.lock_handoffs));
+    json_object_object_add(lo, "lock-wait-ns", json_object_new_uint64(st.lock_wait_ns));
+    json_object_object_add(lo, "lock-wait-max-ns", json_object_new_uint64(st.lock_wait_max_ns));
+    json_object_object_add(r, "loop", lo);
     return r;
 }
 

@@ -1,6 +1,8 @@
 /* Exit accounting: per-register counters and the -stats table. */
 #include "trace/stats.h"
 
+#include "core/loop.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,4 +216,5 @@ void exitstats_print(FILE *f, Vm *vm)
     if (overflow)
         fprintf(f, "  (%" PRIu64 " accesses not attributed: table full)\n", overflow);
     free(regs);
+    loop_stats_print(f);
 }

@@ -153,6 +153,14 @@ for size in 64 1500; do
         test "$(( ${gprc:-0} > ${pkts:-0} ? ${gprc:-0} - ${pkts:-0} : ${pkts:-0} - ${gprc:-0} ))" -le 512
     say "# RX $size: $(guest_result rx $size pmd_rx_pps) pps, TX $size: $(guest_result tx $size pmd_tx_pps) pps (one boot, no tuning)"
 done
+# -stats: the main loop did the work and polled for it; the vCPU got the
+# device lock when it wanted it
+loopline=$(grep -a "^e1kvm: main loop: " "$log")
+lockline=$(grep -a "^e1kvm: device lock: " "$log")
+say "# $loopline"
+say "# $lockline"
+check "-stats: the main loop's polling saved wake-ups" \
+    bash -c '[[ "$1" =~ ,\ ([0-9]+)\ wake-ups\ saved ]] && [ "${BASH_REMATCH[1]}" -gt 0 ]' _ "$loopline"
 check "no KVM error" bash -c '! grep -q "KVM internal error" "$1"' _ "$log"
 say "# boot + 4 runs: $(($(date +%s) - start)) s"
 

@@ -75,8 +75,10 @@ static void test_lock_waiter_goes_first(void **state)
         usleep(100);
     }
 
-    /* Without the hand-off the loop re-takes the mutex the moment it lets it
+    /* Without the hand-over the loop re-takes the mutex the moment it lets it
      * go, and a waiter asleep on it starves for seconds. */
+    LoopStats before, after;
+    loop_stats(&before);
     int64_t worst = 0;
     for (int i = 0; i < 50; i++) {
         int64_t t0 = now_ns();
@@ -90,6 +92,13 @@ static void test_lock_waiter_goes_first(void **state)
     loop_set_fd_handler(fd, NULL, NULL, NULL);
     loop_stop(t);
     close(fd);
+    loop_stats(&after);
+    /* the statistics saw it: takes that found the lock held, hand-overs,
+     * a longest wait, rounds */
+    assert_true(after.lock_contended >= before.lock_contended + 1);
+    assert_true(after.lock_handoffs >= before.lock_handoffs + 1);
+    assert_true(after.lock_wait_max_ns > 0);
+    assert_true(after.rounds > before.rounds + 10);
     print_message("# device lock: worst wait %.2f ms over 50 takes, %d device runs of %d us\n",
                   worst / 1e6, total_runs, RUN_NS / 1000);
     assert_true(total_runs > 10);               /* the device did keep running */
@@ -132,6 +141,8 @@ static void test_poll_window_adapts(void **state)
     assert_int_equal(loop_poll_ns(), 0);
 
     /* a stream of events 50 us apart: the window opens and grows */
+    LoopStats before, after;
+    loop_stats(&before);
     int64_t widest = 0;
     for (int i = 0; i < 400; i++) {
         signal_and_wait();
@@ -143,6 +154,9 @@ static void test_poll_window_adapts(void **state)
     print_message("# adaptive polling: widest window %.1f us under events 50 us apart\n",
                   widest / 1e3);
     assert_true(widest >= 8000);
+    loop_stats(&after);
+    assert_true(after.poll_hits > before.poll_hits); /* sleeps saved, counted */
+    assert_int_equal(after.poll_max_ns, 2000000);
 
     /* a sleep longer than the limit closes it again */
     usleep(50000);

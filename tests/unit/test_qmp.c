@@ -406,6 +406,9 @@ static void test_query_exits(void **state)
         strstr(r, "{\"name\":\"dev\",\"space\":\"mmio\",\"address\":4096,\"size\":256,"
                   "\"accesses\":3,\"registers\":[{\"offset\":16,\"name\":\"+0x10\","
                   "\"reads\":0,\"writes\":2,\"doorbells\":0,\"posted\":0},{\"offset\":20"));
+    /* the main loop and the device lock, after the regions */
+    assert_non_null(strstr(r, "\"loop\":{\"rounds\":"));
+    assert_non_null(strstr(r, "\"lock-wait-max-ns\":"));
     peer_close(&p);
     address_space_del(as, &mr);
     vm.cfg.smp = 0;
