@@ -11,6 +11,7 @@ PKGS=(
     qemu-system-x86                                    # side-by-side benchmarks
     linux-perf time bc                                 # benchmarks: exit counts, peak RSS
     linux-source-6.1 busybox-static bc flex bison libelf-dev libssl-dev cpio xz-utils patch # guest
+    musl-tools                                         # guest programs: small static binaries
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -48,7 +48,7 @@
  * sees no new descriptors (DPDK's em PMD "stalls at ~100 pps" there). The
  * read forces that exit: one more exit per burst.
  *
- * Built static (cc -static -O2 -Wall -Werror) by tests/guest/mkguest.sh and
+ * Built static (musl-gcc -static -O2 -Wall -Werror) by tests/guest/mkguest.sh and
  * installed as /bin/e1000-pmd in the test guest's initrds. */
 #define PMD_NAME "e1000-pmd"
 #include "pmd.h"
