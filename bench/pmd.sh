@@ -218,6 +218,13 @@ one_boot() { # NAME VMM-COMMAND...
 per() { [[ "$1" =~ ^[0-9]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && echo "scale=3; $1 / $2" | bc || echo NA; }
 ratio() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ] && echo "scale=2; $1 / $2" | bc || echo NA; }
 
+# both QEMU machines: the same but for the NIC (and the guest's driver)
+# debug-threads: names the vCPU thread "CPU 0/KVM" (else every thread is
+# "qemu-system-x86" and cpu_ns cannot tell them apart)
+QEMU_COMMON=("$QEMU" -M microvm,pcie=on -enable-kvm -cpu host,-arch-capabilities -m 256M -smp 1
+    -nographic -no-reboot -name pmd,debug-threads=on -kernel "$KERNEL" -initrd "$INITRD"
+    -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off)
+
 # Boots alternate between the VMMs, so that a change in the host's load
 # (other VMs) hits both alike; the table shows medians over the boots.
 for i in $(seq 1 "$REPEAT"); do
@@ -229,20 +236,13 @@ for i in $(seq 1 "$REPEAT"); do
                 -device e1000,netdev=n0,mac=$GUEST_MAC${E1000_OPTS:-} || echo "e1kvm: boot failed, see $LOG/e1kvm.$i.console" >&2
             ;;
         qemu)
-            # debug-threads: names the vCPU thread "CPU 0/KVM" (else every
-            # thread is "qemu-system-x86" and cpu_ns cannot tell them apart)
-            one_boot "qemu.$i" "$QEMU" -M microvm,pcie=on -enable-kvm -cpu host,-arch-capabilities -m 256M \
-                -smp 1 -nographic -no-reboot -name pmd,debug-threads=on -kernel "$KERNEL" -initrd "$INITRD" \
-                -append "$APPEND" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off \
-                -device e1000,netdev=n0,mac=$GUEST_MAC || echo "qemu: boot failed, see $LOG/qemu.$i.console" >&2
+            one_boot "qemu.$i" "${QEMU_COMMON[@]}" -append "$APPEND" -device e1000,netdev=n0,mac=$GUEST_MAC ||
+                echo "qemu: boot failed, see $LOG/qemu.$i.console" >&2
             ;;
         qemu-virtio)
             # the paravirtual reference: the same workload through
             # tests/guest/progs/virtio-pmd.c (vhost off, as in bench/net.sh)
-            one_boot "qemu-virtio.$i" "$QEMU" -M microvm,pcie=on -enable-kvm -cpu host,-arch-capabilities \
-                -m 256M -smp 1 -nographic -no-reboot -name pmd,debug-threads=on -kernel "$KERNEL" \
-                -initrd "$INITRD" -append "$APPEND e1kvm.pmd_prog=virtio-pmd" \
-                -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off \
+            one_boot "qemu-virtio.$i" "${QEMU_COMMON[@]}" -append "$APPEND e1kvm.pmd_prog=virtio-pmd" \
                 -device virtio-net-pci,netdev=n0,mac=$GUEST_MAC ||
                 echo "qemu-virtio: boot failed, see $LOG/qemu-virtio.$i.console" >&2
             ;;

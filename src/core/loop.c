@@ -33,7 +33,7 @@ static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
 #define DEVICE_LOCK_SPIN_NS 20000
 /* How long the main loop lets a waiting thread go first (see loop_lock). */
 #define DEVICE_LOCK_HANDOFF_NS 1000000
-static int lock_spin;           /* 1: more than one CPU, spinning can pay */
+static bool lock_spin;          /* more than one CPU: spinning can pay */
 static atomic_int lock_waiters; /* threads in device_lock's slow path */
 
 /* what loop_stats reports (-stats, QMP query-exits "loop") */
@@ -60,11 +60,6 @@ __attribute__((constructor)) static void lock_spin_decide(void)
     lock_spin = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 }
 
-static bool spin_pays(void)
-{
-    return lock_spin > 0;
-}
-
 void device_lock(void)
 {
     if (pthread_mutex_trylock(&dev_lock) == 0)
@@ -72,7 +67,7 @@ void device_lock(void)
     atomic_fetch_add(&lock_waiters, 1);
     int64_t t0 = real_clock_ns();
     bool got = false;
-    if (spin_pays()) {
+    if (lock_spin) {
         int64_t until = t0 + DEVICE_LOCK_SPIN_NS;
         do {
             for (int i = 0; i < 32; i++)
@@ -102,7 +97,7 @@ static void loop_lock(void)
 {
     if (atomic_load(&lock_waiters) > 0) {
         st_handoffs++;
-        if (spin_pays()) {
+        if (lock_spin) {
             int64_t until = real_clock_ns() + DEVICE_LOCK_HANDOFF_NS;
             while (atomic_load(&lock_waiters) > 0 && real_clock_ns() < until) {
                 for (int i = 0; i < 32; i++)
@@ -511,6 +506,8 @@ void loop_stats_print(FILE *f)
 
 /* -object main-loop,id=ID,poll-max-ns=N: the polling limit (as QEMU's
  * IOThread poll-max-ns; 0 turns polling off). */
+#define STR_(x) #x
+#define STR(x) STR_(x) /* the default, as the property's string */
 typedef struct MainLoopObject {
     Object obj;
     uint32_t poll_max_ns;
@@ -528,7 +525,7 @@ static int main_loop_realize(Object *obj, Machine *m, Error *err)
 }
 
 static const Property main_loop_props[] = {
-    PROP_U32("poll-max-ns", MainLoopObject, poll_max_ns, "32000",
+    PROP_U32("poll-max-ns", MainLoopObject, poll_max_ns, STR(LOOP_POLL_MAX_NS_DEFAULT),
              "longest the idle loop polls for events before it sleeps (0: never)"),
     PROP_END,
 };

@@ -23,7 +23,6 @@ INITRD=$INITRD_BASE # the PMD is static
 T=$(mktemp -d)
 NS=e1kvm-pmd-test
 TAP=tap0
-TAP_MAC=02:77:00:00:00:01
 GUEST_MAC=52:54:00:12:34:56
 # TX frames go to another MAC, as in bench/pmd.sh: the host stack drops them
 # at once (to tap0's own address it would answer each with ICMP, and its
@@ -42,10 +41,7 @@ fi
 
 netns_new $NS
 ip netns exec $NS sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-ip -n $NS tuntap add dev $TAP mode tap
-ip -n $NS link set $TAP address $TAP_MAC
-ip -n $NS addr add $HOST_IP/24 dev $TAP
-ip -n $NS link set $TAP up
+tap_new $NS $TAP $HOST_IP/24
 
 tap_rx() { ip netns exec $NS cat /sys/class/net/$TAP/statistics/rx_packets; }
 # guest_result RUN SIZE KEY: the value in the segment of run RUN SIZE

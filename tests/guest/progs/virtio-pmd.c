@@ -488,11 +488,7 @@ int main(int argc, char **argv)
             q->avail->ring[i] = (uint16_t)i;
         }
         q->avail_idx = (uint16_t)q->n;
-        barrier();
-        q->avail->idx = q->avail_idx;
-        __sync_synchronize();
-        mmio_writes++;
-        *q->notify = q->index;
+        vq_kick(q);
         rx_enabled_at = now_s();
     }
     out("E1KVM-RESULT pmd_nic %s mac=%02x:%02x:%02x:%02x:%02x:%02x ring=%u burst=%u "
