@@ -50,7 +50,7 @@
 #include "core/loop.h"
 #include "core/machine.h"
 #include "core/memory.h"
-#include "hw/e1000_regs.h"
+#include "hw/e1000/e1000_regs.h"
 #include "hw/pci.h"
 #include "net/net.h"
 #include "qom/object.h"

@@ -231,6 +231,91 @@ static uint64_t load_le(const void *data, unsigned size)
     return v;
 }
 
+int memory_region_watch_writes(MemoryRegion *mr, uint64_t offset, uint32_t len,
+                               void (*fn)(void *opaque, uint64_t value), void *opaque)
+{
+    if (mr->nwatch == MEMORY_REGION_MAX_WATCH)
+        return -1;
+    mr->watch[mr->nwatch++] = (WriteWatch){offset, len, fn, opaque};
+    return 0;
+}
+
+void memory_region_unwatch_writes(MemoryRegion *mr, void *opaque)
+{
+    unsigned out = 0;
+    for (unsigned i = 0; i < mr->nwatch; i++) {
+        if (mr->watch[i].opaque != opaque)
+            mr->watch[out++] = mr->watch[i];
+    }
+    mr->nwatch = out;
+}
+
+/* The unit an access is carried out in: the access itself when the ops
+ * take it as it is, else the nearest implemented size (naturally aligned
+ * units cover an unaligned access). */
+static unsigned access_unit(const MemoryRegionOps *ops, uint64_t offset, unsigned size)
+{
+    unsigned min = ops->min_access_size, max = ops->max_access_size;
+    if (!min)
+        return size;
+    if (!max || max < min)
+        max = min;
+    if (size >= min && size <= max && !(offset & (size - 1)))
+        return size;
+    return size > max ? max : min;
+}
+
+uint64_t memory_region_dispatch_read(MemoryRegion *mr, uint64_t offset, unsigned size)
+{
+    const MemoryRegionOps *ops = mr->ops;
+    if (size == 0 || size > 8 || !ops->read)
+        return 0;
+    unsigned unit = access_unit(ops, offset, size);
+    if (unit == size && (!ops->min_access_size || !(offset & (size - 1))))
+        return ops->read(mr->opaque, offset, size);
+    uint64_t val = 0;
+    for (uint64_t a = offset & ~(uint64_t)(unit - 1); a < offset + size && a < mr->size;
+         a += unit) {
+        uint64_t u = ops->read(mr->opaque, a, unit);
+        for (unsigned b = 0; b < unit; b++) {
+            if (a + b >= offset && a + b < offset + size)
+                val |= ((u >> (8 * b)) & 0xff) << (8 * (a + b - offset));
+        }
+    }
+    return val;
+}
+
+void memory_region_dispatch_write(MemoryRegion *mr, uint64_t offset, uint64_t value, unsigned size)
+{
+    const MemoryRegionOps *ops = mr->ops;
+    if (size == 0 || size > 8 || !ops->write)
+        return;
+    unsigned unit = access_unit(ops, offset, size);
+    if (unit == size && (!ops->min_access_size || !(offset & (size - 1)))) {
+        ops->write(mr->opaque, offset, value, size);
+    } else {
+        for (uint64_t a = offset & ~(uint64_t)(unit - 1); a < offset + size && a < mr->size;
+             a += unit) {
+            uint64_t mask = 0, u = 0;
+            for (unsigned b = 0; b < unit; b++) {
+                if (a + b >= offset && a + b < offset + size) {
+                    mask |= 0xffull << (8 * b);
+                    u |= ((value >> (8 * (a + b - offset))) & 0xff) << (8 * b);
+                }
+            }
+            uint64_t full = unit == 8 ? ~0ull : (1ull << (8 * unit)) - 1;
+            if (mask != full && ops->write_fill)
+                u |= ops->write_fill(mr->opaque, a, unit) & ~mask & full;
+            ops->write(mr->opaque, a, u, unit);
+        }
+    }
+    for (unsigned i = 0; i < mr->nwatch; i++) {
+        const WriteWatch *w = &mr->watch[i];
+        if (w->offset == offset && w->len == size)
+            w->fn(w->opaque, size < 8 ? value & ((1ull << (8 * size)) - 1) : value);
+    }
+}
+
 bool address_space_read(AddressSpace *as, uint64_t addr, void *data, unsigned size)
 {
     uint64_t off;
@@ -242,7 +327,7 @@ bool address_space_read(AddressSpace *as, uint64_t addr, void *data, unsigned si
         return false;
     }
     mr->accesses++;
-    uint64_t v = mr->ops->read(mr->opaque, off, size);
+    uint64_t v = memory_region_dispatch_read(mr, off, size);
     memcpy(data, &v, size);
     return true;
 }
@@ -256,6 +341,6 @@ bool address_space_write(AddressSpace *as, uint64_t addr, const void *data, unsi
     if (!mr || !mr->ops->write)
         return false;
     mr->accesses++;
-    mr->ops->write(mr->opaque, off, load_le(data, size), size);
+    memory_region_dispatch_write(mr, off, load_le(data, size), size);
     return true;
 }

@@ -40,9 +40,22 @@ int dma_read(const GuestMemory *gm, uint64_t gpa, void *buf, size_t len);
 int dma_write(const GuestMemory *gm, uint64_t gpa, const void *buf, size_t len);
 
 typedef struct MemoryRegionOps {
-    /* offset is relative to the region start; size is 1, 2, 4 or 8 */
+    /* offset is relative to the region start; size is 1, 2, 4 or 8, or
+     * what the sizes below allow */
     uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
     void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
+    /* The access sizes the ops implement (as QEMU's impl.min_access_size /
+     * max_access_size); 0: any, as the guest made it. The dispatcher turns
+     * any other access (narrower, wider or unaligned) into naturally
+     * aligned accesses of the nearest implemented size: a read returns the
+     * bytes asked for, a write narrower than min_access_size becomes one of
+     * min_access_size whose other bytes come from write_fill. */
+    unsigned min_access_size, max_access_size;
+    /* What the bytes a narrow write does not cover get: the contents a
+     * register stores (so they stay), or 0 for one whose write is an action
+     * (a write-1-to-clear register must not replay old bytes). Called
+     * without side effects; NULL: 0. */
+    uint64_t (*write_fill)(void *opaque, uint64_t offset, unsigned size);
 } MemoryRegionOps;
 
 /* A doorbell: a guest write of (optionally exactly) `data` to `offset` in a
@@ -71,6 +84,18 @@ typedef struct PostedRange {
 
 #define MEMORY_REGION_MAX_POSTED 4
 
+/* A hook on writes that exited to the VMM (not on writes a device makes to
+ * itself): called after the write op for every write of exactly len bytes
+ * at offset. The doorbell service learns its values this way. */
+typedef struct WriteWatch {
+    uint64_t offset;
+    uint32_t len;
+    void (*fn)(void *opaque, uint64_t value);
+    void *opaque;
+} WriteWatch;
+
+#define MEMORY_REGION_MAX_WATCH 8
+
 struct AddressSpace;
 
 typedef struct MemoryRegion {
@@ -86,6 +111,8 @@ typedef struct MemoryRegion {
     size_t nioeventfds, ioeventfds_cap;
     PostedRange posted[MEMORY_REGION_MAX_POSTED];
     unsigned nposted;
+    WriteWatch watch[MEMORY_REGION_MAX_WATCH];
+    unsigned nwatch;
 } MemoryRegion;
 
 /* Who turns doorbells into accelerator state (KVM); NULL in unit tests,
@@ -125,6 +152,16 @@ int memory_region_add_posted(MemoryRegion *mr, uint64_t offset, uint32_t len);
 /* Deliver the posted writes queued so far (to every region: the queue is
  * one, in guest order). Caller holds the device lock. */
 void memory_region_flush_posted(MemoryRegion *mr);
+/* Watch exiting writes of len bytes at offset (WriteWatch); -1 when the
+ * table is full. Unwatch removes every watch with that opaque. */
+int memory_region_watch_writes(MemoryRegion *mr, uint64_t offset, uint32_t len,
+                               void (*fn)(void *opaque, uint64_t value), void *opaque);
+void memory_region_unwatch_writes(MemoryRegion *mr, void *opaque);
+/* An access to a region at offset, as the guest made it (size 1..8; a
+ * larger one is ignored, reads 0): split or merged to the sizes the
+ * region's ops implement, then the write watches. */
+uint64_t memory_region_dispatch_read(MemoryRegion *mr, uint64_t offset, unsigned size);
+void memory_region_dispatch_write(MemoryRegion *mr, uint64_t offset, uint64_t value, unsigned size);
 /* Attach an accelerator; (re)registers the doorbells of mapped regions
  * (also used after the VM was re-created on reset). */
 void address_space_set_listener(AddressSpace *as, const MemoryListener *l);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/eth.h"
 #include "trace/trace.h"
 
 struct NetPacket {
@@ -115,15 +116,6 @@ NetClient *net_client_next(NetClient *prev)
 }
 
 /* ---- the queue ---- */
-
-static size_t iov_size(const struct iovec *iov, int iovcnt)
-{
-    size_t n = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        n += iov[i].iov_len;
-    }
-    return n;
-}
 
 /* Copy the packet into @receiver's queue. Returns false if the queue is full
  * (the packet is dropped and counted). */

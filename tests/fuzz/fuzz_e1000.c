@@ -111,17 +111,17 @@ static void check_time(int64_t t0, const char *what)
 
 static void mmio_write(uint64_t off, uint64_t val, unsigned size)
 {
-    const MemoryRegion *mr = &f->dev->bar[0].region;
+    MemoryRegion *mr = &f->dev->bar[0].region;
     int64_t t0 = wall_ns();
-    mr->ops->write(mr->opaque, off, val, size);
+    memory_region_dispatch_write(mr, off, val, size);
     check_time(t0, "MMIO write");
 }
 
 static uint64_t mmio_read(uint64_t off, unsigned size)
 {
-    const MemoryRegion *mr = &f->dev->bar[0].region;
+    MemoryRegion *mr = &f->dev->bar[0].region;
     int64_t t0 = wall_ns();
-    uint64_t v = mr->ops->read(mr->opaque, off, size);
+    uint64_t v = memory_region_dispatch_read(mr, off, size);
     check_time(t0, "MMIO read");
     return v;
 }
@@ -276,16 +276,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 3: { /* BAR1: IOADDR / IODATA */
-            const MemoryRegion *io = &f->dev->bar[1].region;
+            MemoryRegion *io = &f->dev->bar[1].region;
             uint8_t kind = (uint8_t)get(&in, 1);
             uint64_t off = get(&in, 1) % E1000_IO_SIZE;
             uint32_t val = (uint32_t)get(&in, 4);
             unsigned sz = 1u << ((kind >> 1) % 3);
             int64_t t0 = wall_ns();
             if (kind & 1) {
-                io->ops->write(io->opaque, off, val, sz);
+                memory_region_dispatch_write(io, off, val, sz);
             } else {
-                io->ops->read(io->opaque, off, sz);
+                memory_region_dispatch_read(io, off, sz);
             }
             check_time(t0, "I/O access");
             break;
@@ -391,7 +391,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     * the value has one, as KVM's eventfd signal */
             uint32_t reg = get(&in, 1) & 1 ? E1000_RDT : E1000_TDT;
             uint32_t v = get(&in, 2);
-            const MemoryRegion *mr = &f->dev->bar[0].region;
+            MemoryRegion *mr = &f->dev->bar[0].region;
             int fd = -1;
             for (size_t i = 0; i < mr->nioeventfds; i++) {
                 const IoEventFd *e = &mr->ioeventfds[i];

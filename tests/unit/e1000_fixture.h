@@ -19,7 +19,7 @@
 
 #include "core/loop.h"
 #include "core/machine.h"
-#include "hw/e1000_regs.h"
+#include "hw/e1000/e1000_regs.h"
 #include "hw/pci.h"
 #include "net/net.h"
 #include "qom/object.h"
@@ -198,14 +198,14 @@ static E1000Fixture *fx_new(void)
 
 static uint32_t fx_rd(E1000Fixture *f, uint32_t reg)
 {
-    const MemoryRegion *mr = &f->dev->bar[0].region;
-    return (uint32_t)mr->ops->read(mr->opaque, reg, 4);
+    MemoryRegion *mr = &f->dev->bar[0].region;
+    return (uint32_t)memory_region_dispatch_read(mr, reg, 4);
 }
 
 static void fx_wr(E1000Fixture *f, uint32_t reg, uint32_t val)
 {
-    const MemoryRegion *mr = &f->dev->bar[0].region;
-    mr->ops->write(mr->opaque, reg, val, 4);
+    MemoryRegion *mr = &f->dev->bar[0].region;
+    memory_region_dispatch_write(mr, reg, val, 4);
 }
 
 /* Advance the fake clock and run what expired. */

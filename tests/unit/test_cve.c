@@ -689,18 +689,18 @@ static void test_eeprom_phy_out_of_range(void **state)
     }
     fx_wr(f, E1000_EECD, 0);
     /* registers beyond BAR0 and odd access sizes */
-    const MemoryRegion *mr = &f->dev->bar[0].region;
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_MMIO_SIZE, 4), 0);
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_MMIO_SIZE - 1, 8), 0);
-    mr->ops->write(mr->opaque, E1000_MMIO_SIZE - 2, ~0ULL, 8);
-    mr->ops->write(mr->opaque, E1000_CTRL, ~0ULL, 16);
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_STATUS, 3) & 0xFF000000u, 0);
-    const MemoryRegion *io = &f->dev->bar[1].region;
-    io->ops->write(io->opaque, 0, 0xFFFFFFFF, 4); /* IOADDR beyond the registers */
-    io->ops->read(io->opaque, 4, 4);
-    io->ops->write(io->opaque, 4, E1000_CTRL_RST, 4);
-    io->ops->write(io->opaque, 0x3F, 0xFF, 1);
-    assert_int_equal(io->ops->read(io->opaque, 0x3C, 4), 0);
+    MemoryRegion *mr = &f->dev->bar[0].region;
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_MMIO_SIZE, 4), 0);
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_MMIO_SIZE - 1, 8), 0);
+    memory_region_dispatch_write(mr, E1000_MMIO_SIZE - 2, ~0ULL, 8);
+    memory_region_dispatch_write(mr, E1000_CTRL, ~0ULL, 16);
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_STATUS, 3) & 0xFF000000u, 0);
+    MemoryRegion *io = &f->dev->bar[1].region;
+    memory_region_dispatch_write(io, 0, 0xFFFFFFFF, 4); /* IOADDR beyond the registers */
+    memory_region_dispatch_read(io, 4, 4);
+    memory_region_dispatch_write(io, 4, E1000_CTRL_RST, 4);
+    memory_region_dispatch_write(io, 0x3F, 0xFF, 1);
+    assert_int_equal(memory_region_dispatch_read(io, 0x3C, 4), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -890,15 +890,15 @@ static void test_worst_case_rx_flush(void **state)
 static void test_worst_case_register_sweep(void **state)
 {
     E1000Fixture *f = *state;
-    const MemoryRegion *mr = &f->dev->bar[0].region;
+    MemoryRegion *mr = &f->dev->bar[0].region;
     static const uint32_t vals[] = {0xFFFFFFFF, 0x00001000, 0};
     int64_t worst = 0;
     uint32_t worst_reg = 0;
     for (unsigned v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
         for (uint32_t reg = 0; reg < E1000_MMIO_SIZE; reg += 4) {
             int64_t t0 = cpu_ns();
-            mr->ops->write(mr->opaque, reg, vals[v], 4);
-            mr->ops->read(mr->opaque, reg, 4);
+            memory_region_dispatch_write(mr, reg, vals[v], 4);
+            memory_region_dispatch_read(mr, reg, 4);
             int64_t dt = cpu_ns() - t0;
             if (dt > worst) {
                 worst = dt;

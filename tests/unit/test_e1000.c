@@ -439,8 +439,8 @@ static void test_mac_property_and_defaults(void **state)
         }
     }
     assert_non_null(d2);
-    const MemoryRegion *mr = &d2->bar[0].region;
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_RA + 4, 4), 0x80005734);
+    MemoryRegion *mr = &d2->bar[0].region;
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_RA + 4, 4), 0x80005734);
 
     /* a backend already taken, or none at all: realize refuses */
     Object *o3 = object_new_from_opts("e1000,netdev=second-backend", TYPE_KIND_DEVICE, &err);
@@ -453,8 +453,8 @@ static void test_mac_property_and_defaults(void **state)
     assert_int_equal(o4->type->realize(o4, &f->m, &err), -1);
     object_free(o4);
 
-    const MemoryRegion *mr2 = &d2->bar[0].region;
-    mr2->ops->write(mr2->opaque, E1000_CTRL, E1000_CTRL_RST, 4);
+    MemoryRegion *mr2 = &d2->bar[0].region;
+    memory_region_dispatch_write(mr2, E1000_CTRL, E1000_CTRL_RST, 4);
     net_client_free(b2->peer);
     net_client_free(b2);
     object_free(o2);
@@ -608,23 +608,23 @@ static void test_ctrl_reset(void **state)
 static void test_io_bar(void **state)
 {
     E1000Fixture *f = *state;
-    const MemoryRegion *io = &f->dev->bar[1].region;
-    io->ops->write(io->opaque, E1000_IOADDR, E1000_CTRL, 4);
-    io->ops->write(io->opaque, E1000_IODATA, E1000_CTRL_SLU | E1000_CTRL_FD, 4);
-    assert_int_equal(io->ops->read(io->opaque, E1000_IOADDR, 4), E1000_CTRL);
+    MemoryRegion *io = &f->dev->bar[1].region;
+    memory_region_dispatch_write(io, E1000_IOADDR, E1000_CTRL, 4);
+    memory_region_dispatch_write(io, E1000_IODATA, E1000_CTRL_SLU | E1000_CTRL_FD, 4);
+    assert_int_equal(memory_region_dispatch_read(io, E1000_IOADDR, 4), E1000_CTRL);
     assert_int_equal(fx_rd(f, E1000_CTRL), E1000_CTRL_SLU | E1000_CTRL_FD);
-    io->ops->write(io->opaque, E1000_IOADDR, E1000_STATUS, 4);
-    assert_true(io->ops->read(io->opaque, E1000_IODATA, 4) & E1000_STATUS_LU);
+    memory_region_dispatch_write(io, E1000_IOADDR, E1000_STATUS, 4);
+    assert_true(memory_region_dispatch_read(io, E1000_IODATA, 4) & E1000_STATUS_LU);
     /* the driver's reset path on 82540: CTRL.RST through the I/O window */
     fx_wr(f, E1000_IMS, 0xff);
-    io->ops->write(io->opaque, E1000_IOADDR, E1000_CTRL, 4);
-    io->ops->write(io->opaque, E1000_IODATA, E1000_CTRL_RST, 4);
+    memory_region_dispatch_write(io, E1000_IOADDR, E1000_CTRL, 4);
+    memory_region_dispatch_write(io, E1000_IODATA, E1000_CTRL_RST, 4);
     assert_int_equal(fx_rd(f, E1000_IMS), 0);
     /* reserved part of the window, and IOADDR past the registers */
-    assert_int_equal(io->ops->read(io->opaque, 0x20, 4), 0);
-    io->ops->write(io->opaque, E1000_IOADDR, 0xfffffffc, 4);
-    io->ops->read(io->opaque, E1000_IODATA, 4);
-    io->ops->write(io->opaque, E1000_IODATA, 0x12345678, 4);
+    assert_int_equal(memory_region_dispatch_read(io, 0x20, 4), 0);
+    memory_region_dispatch_write(io, E1000_IOADDR, 0xfffffffc, 4);
+    memory_region_dispatch_read(io, E1000_IODATA, 4);
+    memory_region_dispatch_write(io, E1000_IODATA, 0x12345678, 4);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1198,9 +1198,9 @@ static void test_tx_doorbell(void **state)
         assert_true(doorbell_fd(f, E1000_TDT, v) >= 0);
     }
     /* an 8-byte or 2-byte write does not match a doorbell: no new one */
-    const MemoryRegion *mr = &f->dev->bar[0].region;
+    MemoryRegion *mr = &f->dev->bar[0].region;
     size_t before = mr->nioeventfds;
-    mr->ops->write(mr->opaque, E1000_TDT, 7, 2);
+    memory_region_dispatch_write(mr, E1000_TDT, 7, 2);
     assert_int_equal(mr->nioeventfds, before);
     tx_push(TXBUF, LEGACY(len, E1000_TXD_CMD_EOP | E1000_TXD_CMD_IFCS | E1000_TXD_CMD_RS), 0);
     fx_wr(f, E1000_TDT, 0); /* completes the lap: 8 sent */
@@ -1851,29 +1851,29 @@ static void test_register_masks(void **state)
 static void test_mmio_access_sizes(void **state)
 {
     E1000Fixture *f = *state;
-    const MemoryRegion *mr = &f->dev->bar[0].region;
+    MemoryRegion *mr = &f->dev->bar[0].region;
     fx_wr(f, E1000_RDT, 0);
-    mr->ops->write(mr->opaque, E1000_FCAL, 0x11223344, 4);
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_FCAL + 1, 1), 0x33);
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_FCAL + 2, 2), 0x1122);
-    mr->ops->write(mr->opaque, E1000_FCAL + 1, 0xaa, 1);
+    memory_region_dispatch_write(mr, E1000_FCAL, 0x11223344, 4);
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_FCAL + 1, 1), 0x33);
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_FCAL + 2, 2), 0x1122);
+    memory_region_dispatch_write(mr, E1000_FCAL + 1, 0xaa, 1);
     assert_int_equal(fx_rd(f, E1000_FCAL), 0x1122aa44);
     /* 8-byte access covers two registers */
-    mr->ops->write(mr->opaque, E1000_TDBAL, 0x0000000100000080ULL, 8);
+    memory_region_dispatch_write(mr, E1000_TDBAL, 0x0000000100000080ULL, 8);
     assert_int_equal(fx_rd(f, E1000_TDBAL), 0x80);
     assert_int_equal(fx_rd(f, E1000_TDBAH), 1);
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_TDBAL, 8), 0x0000000100000080ULL);
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_TDBAL, 8), 0x0000000100000080ULL);
     /* unaligned, crossing into the next register */
-    assert_int_equal(mr->ops->read(mr->opaque, E1000_TDBAL + 2, 4), 0x00010000);
+    assert_int_equal(memory_region_dispatch_read(mr, E1000_TDBAL + 2, 4), 0x00010000);
     /* a narrow write to ICR clears only what it names */
     fx_wr(f, E1000_ICS, E1000_ICS_LSC | E1000_ICS_RXT0);
-    mr->ops->write(mr->opaque, E1000_ICR, E1000_ICR_LSC, 1);
+    memory_region_dispatch_write(mr, E1000_ICR, E1000_ICR_LSC, 1);
     assert_int_equal(fx_rd(f, E1000_ICR), E1000_ICR_RXT0 | E1000_ICR_INT_ASSERTED);
     /* past the BAR */
-    assert_int_equal(mr->ops->read(mr->opaque, 0x1fffe, 4), 0);
-    assert_int_equal(mr->ops->read(mr->opaque, 0x20000, 4), 0);
-    mr->ops->write(mr->opaque, 0x1fffd, 0xffffffffffffffffULL, 8);
-    mr->ops->write(mr->opaque, 0x7fffffff, 1, 4);
+    assert_int_equal(memory_region_dispatch_read(mr, 0x1fffe, 4), 0);
+    assert_int_equal(memory_region_dispatch_read(mr, 0x20000, 4), 0);
+    memory_region_dispatch_write(mr, 0x1fffd, 0xffffffffffffffffULL, 8);
+    memory_region_dispatch_write(mr, 0x7fffffff, 1, 4);
 }
 
 /* ------------------------------------------------------------------ */

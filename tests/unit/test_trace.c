@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "e1000_fixture.h"
-#include "hw/e1000_names.h"
 #include "trace/stats.h"
 #include "trace/trace.h"
 

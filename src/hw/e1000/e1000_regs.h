@@ -503,4 +503,148 @@ struct e1000_context_desc {
 #define EEPROM_WORD0F_ANE 0x0800
 #define ID_LED_DEFAULT 0x8911 /* LED0 link/activity default, as the driver assumes */
 
+/* ---- The register table ----
+ * Every register the model implements, once: datasheet name, byte offset,
+ * how many dwords it spans (tables such as MTA), its read op, its write op,
+ * the bits a write stores, and what kind of register it is. The dispatch
+ * tables, the writable masks, the names that -trace and -stats print and the
+ * registers KVM is told about (posted writes, doorbells) are all generated
+ * from this list (src/hw/e1000/e1000.c). Offsets the list does not name are
+ * reserved: they read as zero and ignore writes, as on the real part.
+ *
+ * Read ops: mac_readreg (the stored value) or one that computes it; NULL:
+ * write-only (reads 0). Write ops: mac_writereg (stores value & mask) or one
+ * with side effects (it stores with the same mask); NULL: read-only. */
+#define E1000_REG_COR 0x01      /* clear on read (statistics, SDM 13.7) */
+#define E1000_REG_COR_PAIR 0x02 /* high half of a 64-bit counter: clears both halves */
+#define E1000_REG_ACTION 0x04   /* a write acts, not stores: a narrow write keeps no old bytes */
+#define E1000_REG_POSTED 0x08   /* writes may be posted (KVM's coalesced MMIO, posted=on) */
+#define E1000_REG_DOORBELL 0x10 /* a ring tail: 4-byte writes learn KVM ioeventfds (doorbells=on)  \
+                                 */
+
+#define E1000_REG_RO 0u /* mask of a read-only register (its write op is NULL) */
+#define E1000_REG_ALL 0xFFFFFFFFu
+#define E1000_RAH_WMASK 0x8003FFFFu /* RAH: AV, ASEL and the address' high 16 bits */
+
+/* X(name, offset, dwords, read op, write op, write mask, flags) */
+#define E1000_REGISTERS(X)                                                                         \
+    X(CTRL, E1000_CTRL, 1, mac_readreg, set_ctrl, E1000_REG_ALL, 0)                                \
+    X(STATUS, E1000_STATUS, 1, get_status, NULL, E1000_REG_RO, 0)                                  \
+    X(EECD, E1000_EECD, 1, get_eecd, set_eecd, E1000_REG_ALL, 0)                                   \
+    X(EERD, E1000_EERD, 1, mac_readreg, set_eerd, E1000_REG_ALL, 0)                                \
+    X(CTRL_EXT, E1000_CTRL_EXT, 1, mac_readreg, set_ctrl_ext, ~E1000_CTRL_EXT_EE_RST, 0)           \
+    X(FLA, E1000_FLA, 1, NULL, NULL, E1000_REG_RO, 0) /* no flash on the 82540EM */                \
+    X(MDIC, E1000_MDIC, 1, mac_readreg, set_mdic, E1000_REG_ALL, 0)                                \
+    X(FCAL, E1000_FCAL, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                            \
+    X(FCAH, E1000_FCAH, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(FCT, E1000_FCT, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                     \
+    X(VET, E1000_VET, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                     \
+    X(ICR, E1000_ICR, 1, mac_icr_read, set_icr, E1000_REG_ALL, E1000_REG_ACTION)                   \
+    X(ITR, E1000_ITR, 1, mac_readreg, set_itr, 0xFFFF, 0)                                          \
+    X(ICS, E1000_ICS, 1, NULL, set_ics_reg, E1000_ICR_CAUSES, E1000_REG_ACTION)                    \
+    X(IMS, E1000_IMS, 1, mac_readreg, set_ims, E1000_ICR_CAUSES,                                   \
+      E1000_REG_ACTION | E1000_REG_POSTED)                                                         \
+    X(IMC, E1000_IMC, 1, NULL, set_imc, E1000_ICR_CAUSES, E1000_REG_ACTION | E1000_REG_POSTED)     \
+    X(RCTL, E1000_RCTL, 1, mac_readreg, set_rctl, E1000_REG_ALL, 0)                                \
+    X(FCTTV, E1000_FCTTV, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(TXCW, E1000_TXCW, 1, mac_readreg, mac_writereg, 0xC000FFFF, 0)                               \
+    X(RXCW, E1000_RXCW, 1, mac_readreg, NULL, E1000_REG_RO, 0)                                     \
+    X(TCTL, E1000_TCTL, 1, mac_readreg, set_tctl, E1000_REG_ALL, 0)                                \
+    X(TIPG, E1000_TIPG, 1, mac_readreg, mac_writereg, 0x3FFFFFFF, 0)                               \
+    X(AIT, E1000_AIT, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                     \
+    X(LEDCTL, E1000_LEDCTL, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                        \
+    X(PBA, E1000_PBA, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                              \
+    X(FCRTL, E1000_FCRTL, 1, mac_readreg, mac_writereg, 0x8000FFF8, 0)                             \
+    X(FCRTH, E1000_FCRTH, 1, mac_readreg, mac_writereg, 0x0000FFF8, 0)                             \
+    X(RDFH, E1000_RDFH, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(RDFT, E1000_RDFT, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(RDFHS, E1000_RDFHS, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(RDFTS, E1000_RDFTS, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(RDFPC, E1000_RDFPC, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    /* ring bases 16-byte aligned, lengths a multiple of 128 bytes (SDM 13.4.25-27) */             \
+    X(RDBAL, E1000_RDBAL, 1, mac_readreg, mac_writereg, 0xFFFFFFF0, 0)                             \
+    X(RDBAH, E1000_RDBAH, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                          \
+    X(RDLEN, E1000_RDLEN, 1, mac_readreg, mac_writereg, 0x000FFF80, 0)                             \
+    X(RDH, E1000_RDH, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                     \
+    X(RDT, E1000_RDT, 1, mac_readreg, set_rdt, 0xFFFF, E1000_REG_DOORBELL)                         \
+    X(RDTR, E1000_RDTR, 1, mac_readreg, set_rdtr, 0xFFFF, 0)                                       \
+    X(RXDCTL, E1000_RXDCTL, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                        \
+    X(RADV, E1000_RADV, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(RSRPD, E1000_RSRPD, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(TXDMAC, E1000_TXDMAC, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                        \
+    X(TDFH, E1000_TDFH, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(TDFT, E1000_TDFT, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(TDFHS, E1000_TDFHS, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(TDFTS, E1000_TDFTS, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(TDFPC, E1000_TDFPC, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                 \
+    X(TDBAL, E1000_TDBAL, 1, mac_readreg, mac_writereg, 0xFFFFFFF0, 0)                             \
+    X(TDBAH, E1000_TDBAH, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                          \
+    X(TDLEN, E1000_TDLEN, 1, mac_readreg, mac_writereg, 0x000FFF80, 0)                             \
+    X(TDH, E1000_TDH, 1, mac_readreg, set_tdh, 0xFFFF, 0)                                          \
+    X(TDT, E1000_TDT, 1, mac_readreg, set_tdt, 0xFFFF, E1000_REG_DOORBELL)                         \
+    X(TIDV, E1000_TIDV, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(TXDCTL, E1000_TXDCTL, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                        \
+    X(TADV, E1000_TADV, 1, mac_readreg, mac_writereg, 0xFFFF, 0)                                   \
+    X(TSPMT, E1000_TSPMT, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                          \
+    /* statistics (SDM 13.7): read-only, clear on read; a 64-bit counter */                        \
+    /* clears when its high half is read (drivers read low, then high) */                          \
+    E1000_STAT(X, CRCERRS)                                                                         \
+    E1000_STAT(X, ALGNERRC) E1000_STAT(X, SYMERRS) E1000_STAT(X, RXERRC) E1000_STAT(               \
+        X, MPC) E1000_STAT(X, SCC) E1000_STAT(X, ECOL) E1000_STAT(X, MCC) E1000_STAT(X, LATECOL)   \
+        E1000_STAT(X, COLC) E1000_STAT(X, DC) E1000_STAT(X, TNCRS) E1000_STAT(X, SEC)              \
+            E1000_STAT(X, CEXTERR) E1000_STAT(X, RLEC) E1000_STAT(X, XONRXC) E1000_STAT(X, XONTXC) \
+                E1000_STAT(X, XOFFRXC) E1000_STAT(X, XOFFTXC) E1000_STAT(X, FCRUC) E1000_STAT(     \
+                    X, PRC64) E1000_STAT(X, PRC127) E1000_STAT(X, PRC255) E1000_STAT(X, PRC511)    \
+                    E1000_STAT(X, PRC1023) E1000_STAT(X, PRC1522) E1000_STAT(X, GPRC)              \
+                        E1000_STAT(X, BPRC) E1000_STAT(X, MPRC) E1000_STAT(X, GPTC) E1000_STAT64(  \
+                            X, GORCL, GORCH) E1000_STAT64(X, GOTCL, GOTCH) E1000_STAT(X, RNBC)     \
+                            E1000_STAT(X, RUC) E1000_STAT(X, RFC) E1000_STAT(X, ROC)               \
+                                E1000_STAT(X, RJC) E1000_STAT(X, MGTPRC) E1000_STAT(X, MGTPDC)     \
+                                    E1000_STAT(X, MGTPTC) E1000_STAT64(X, TORL, TORH)              \
+                                        E1000_STAT64(X, TOTL,                                      \
+                                                     TOTH) E1000_STAT(X, TPR) E1000_STAT(X, TPT)   \
+                                            E1000_STAT(X, PTC64) E1000_STAT(X, PTC127)             \
+                                                E1000_STAT(X, PTC255) E1000_STAT(X, PTC511)        \
+                                                    E1000_STAT(X, PTC1023) E1000_STAT(X, PTC1522)  \
+                                                        E1000_STAT(X, MPTC) E1000_STAT(X, BPTC)    \
+                                                            E1000_STAT(X, TSCTC) E1000_STAT(       \
+                                                                X,                                 \
+                                                                TSCTFC) /* filters and wake-up */  \
+        X(RXCSUM, E1000_RXCSUM, 1, mac_readreg, mac_writereg,                                      \
+          E1000_RXCSUM_PCSS_MASK | E1000_RXCSUM_IPOFL | E1000_RXCSUM_TUOFL, 0)                     \
+            X(MTA, E1000_MTA, E1000_MC_TBL_SIZE, mac_readreg, set_mta, E1000_REG_ALL,              \
+              0) /* RAL/RAH pairs: RAL stores all bits, RAH E1000_RAH_WMASK (set_ra) */            \
+        X(RA, E1000_RA, 2 * E1000_RAR_ENTRIES, mac_readreg, set_ra, E1000_REG_ALL,                 \
+          0) X(VFTA, E1000_VFTA, E1000_VLAN_FILTER_TBL_SIZE, mac_readreg, mac_writereg,            \
+               E1000_REG_ALL, 0) X(WUC, E1000_WUC, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0) \
+            X(WUFC, E1000_WUFC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                       \
+              0) X(WUS, E1000_WUS, 1, mac_readreg, set_w1c, E1000_REG_ALL, E1000_REG_ACTION)       \
+                X(MANC, E1000_MANC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                   \
+                  0) X(IPAV, E1000_IPAV, 1, mac_readreg, mac_writereg, E1000_REG_ALL,              \
+                       0) X(IP4AT, E1000_IP4AT, 8, mac_readreg, mac_writereg, E1000_REG_ALL, 0)    \
+                    X(IP6AT, E1000_IP6AT, 4, mac_readreg, mac_writereg, E1000_REG_ALL,             \
+                      0) X(WUPL, E1000_WUPL, 1, mac_readreg, mac_writereg, E1000_REG_ALL,          \
+                           0) X(WUPM, E1000_WUPM, 32, mac_readreg, mac_writereg, E1000_REG_ALL, 0) \
+                        X(FFLT, E1000_FFLT, 8, mac_readreg, mac_writereg, E1000_REG_ALL,           \
+                          0) X(FFMT, E1000_FFMT, 256, mac_readreg, mac_writereg, E1000_REG_ALL, 0) \
+                            X(FFVT, E1000_FFVT, 256, mac_readreg, mac_writereg, E1000_REG_ALL, 0)
+
+#define E1000_STAT(X, name) X(name, E1000_##name, 1, mac_readreg, NULL, E1000_REG_RO, E1000_REG_COR)
+#define E1000_STAT64(X, lo, hi)                                                                    \
+    X(lo, E1000_##lo, 1, mac_readreg, NULL, E1000_REG_RO, 0)                                       \
+    X(hi, E1000_##hi, 1, mac_readreg, NULL, E1000_REG_RO, E1000_REG_COR | E1000_REG_COR_PAIR)
+
+/* ---- Names, for traces, exit statistics and tests ---- */
+#include <stddef.h>
+/* Name of the dword register at byte offset @offset of BAR0: a constant
+ * string, or one formatted into buf ("MTA[5]", "RAL[0]", "reg0x1234"). */
+const char *e1000_reg_name(uint32_t offset, char *buf, size_t len);
+/* ExitStatsNamer for BAR0 (memory) and BAR1 (the IOADDR/IODATA window). */
+const char *e1000_mmio_reg_name(uint64_t offset, char *buf, size_t len);
+const char *e1000_io_reg_name(uint64_t offset, char *buf, size_t len);
+/* Interrupt cause bits as names: "TXDW|TXQE". */
+const char *e1000_icr_names(uint32_t cause, char *buf, size_t len);
+/* A 16-byte TX descriptor decoded: kind (legacy, context, data) and fields. */
+const char *e1000_tx_desc_describe(const uint8_t *d, char *buf, size_t len);
+
 #endif
