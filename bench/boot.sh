@@ -9,7 +9,7 @@
 #     largest anonymous mapping), sampled every 0.2 s from /proc/PID/smaps;
 #   - guest kernel instructions that KVM emulated (perf stat -e
 #     kvm:kvm_emulate_insn): on a host whose KVM runs the guest kernel in its
-#     instruction emulator (see /work/shared/HOST-KVM.md) this is the work
+#     instruction emulator (see docs/HOST.md) this is the work
 #     the platform makes the guest kernel do, and boot time follows it.
 # Machines, all with -m 256M -smp 1 and the same vmlinux/initrd/append:
 #   e1kvm          e1kvm with an e1000 on its PCI bus (-netdev user)

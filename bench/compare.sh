@@ -11,7 +11,8 @@
 #   4. bench/pmd.sh 6 RUNS     a poll-mode driver in guest user space: TX and
 #                              RX packets per second, 64 and 1500 B
 # Each script's full table is printed as it finishes (and kept in $LOG); at
-# the end one table sets each goal of issue #5 against the medians.
+# the end one table sets each of the project's goals against the medians
+# (docs/BENCHMARKS.md).
 #
 #   bash bench/compare.sh [RUNS]     (default 3: medians of 3; as root)
 # Env: E1000_OPTS (extra e1kvm -device e1000 properties), LOG (default

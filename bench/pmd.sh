@@ -2,7 +2,7 @@
 # Poll-mode-driver benchmark: e1kvm's e1000 vs QEMU's e1000 driven by the
 # project's user-space driver (tests/guest/progs/e1000-pmd.c) instead of the
 # Linux driver. On this host the guest kernel is emulated but guest user
-# space runs natively (/work/shared/HOST-KVM.md), so a PMD that touches a
+# space runs natively (docs/HOST.md), so a PMD that touches a
 # register once per 32 packets leaves the NIC model as the bottleneck.
 #
 # One boot per VMM runs six measurements in sequence, SECONDS each

@@ -17,7 +17,7 @@
 #   System.map, config, e1000.ko   for debugging (symbolize a guest RIP, ...)
 #   cmdline       kernel parameters this host's KVM needs (one line)
 #
-# Why this shape (see /work/shared/HOST-KVM.md): the host's KVM runs the guest
+# Why this shape (see docs/HOST.md): the host's KVM runs the guest
 # kernel inside its instruction emulator, so only a small patched 6.1 kernel
 # boots, and every emulated instruction counts: small BSS, no gzip'd initrd.
 #
@@ -46,7 +46,7 @@ OUTDIR=$(cd "$1" && pwd)
 JOBS=${E1KVM_JOBS:-$(nproc)}
 LINUX_TAR=/usr/src/linux-source-6.1.tar.xz
 
-# Parameters the guest kernel needs on this host (from HOST-KVM.md): the
+# Parameters the guest kernel needs on this host (docs/HOST.md): the
 # emulator cannot run XSAVE/XRSTOR, CMPXCHG16B, CLAC/STAC, POPCNT, RDGSBASE,
 # INVPCID, ...; hiding erms/fsrm makes memcpy use rep movsq (8x fewer
 # emulated iterations).
@@ -182,7 +182,7 @@ check_config() {
 		CONFIG_CRYPTO_MANAGER_DISABLE_TESTS=y CONFIG_ACPI=y; do
 		grep -qx "$want" "$cfg" || { echo "config: want $want" >&2; bad=1; }
 	done
-	# Known to hang or crawl on this host (see HOST-KVM.md).
+	# Known to hang or crawl on this host (see docs/HOST.md).
 	for want in CONFIG_PTP_1588_CLOCK_KVM CONFIG_MODULE_SIG \
 		CONFIG_RANDOMIZE_BASE CONFIG_MAXSMP; do
 		if grep -q "^$want=" "$cfg"; then

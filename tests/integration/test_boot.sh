@@ -15,8 +15,8 @@ for i in 1 2 3; do
     [ "$i" = 2 ] && args=(-m 192M)
     run_vm "$L-poweroff$i.log" 400 boot "${args[@]}"
     rc=$?
-    # Known quirk of the nested PVM host (HOST-KVM.md: "newly exec'd guest
-    # programs may crash with a stale FS base"): with 2 vCPUs, /init
+    # Known quirk of the nested PVM host (docs/HOST.md: newly exec'd guest
+    # programs may crash with a stale FS base): with 2 vCPUs, /init
     # sometimes dies at its first TLS access (segfault at 0, then the guest
     # kernel panics). That is the host's KVM, not the VMM: retry that boot
     # once, and say so.

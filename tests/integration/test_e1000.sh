@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The emulated 82540EM with the real guest and its Linux e1000 driver, on
 # TAPs inside private network namespaces (10.77.x.y only; nothing leaves
-# them).  Function, not speed.  A boot costs ~40-80 s here (HOST-KVM.md; 2-5
+# them).  Function, not speed.  A boot costs ~40-80 s here (docs/HOST.md; 2-5
 # times that when other VMs load the host), so each boot chains many
 # scenarios (tests/guest/scenarios/e1000-*.sh):
 #   boot 1  full initrd (tcpdump): guest->host ping x200, host->guest ping

@@ -4,7 +4,7 @@
 # Everything a test harness parses is one line on the console that starts
 # with "E1KVM-":  E1KVM-RESULT <key> <value...>, E1KVM-LOG <text>.
 #
-# Cost model (HOST-KVM.md): guest user code runs at full speed, but every
+# Cost model (docs/HOST.md): guest user code runs at full speed, but every
 # kernel entry is emulated.  A fork+exec of a busybox applet costs ~0.5 s
 # in this guest, a fork alone less, a shell builtin next to nothing.  So
 # these helpers use builtins (read, echo, case) and avoid $(cat ...),

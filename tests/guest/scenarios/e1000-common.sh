@@ -5,10 +5,10 @@
 #   . /scenarios/e1000-common.sh
 # Sets IFC, ADDR, PEER from e1kvm.iface, e1kvm.ip, e1kvm.peer.
 #
-# Cost model (HOST-KVM.md): each fork+exec costs ~0.5 s of emulated guest
+# Cost model (docs/HOST.md): each fork+exec costs ~0.5 s of emulated guest
 # kernel work, so parsing is done with shell builtins where it is easy.
 # Avoid running several guest programs at once: on this host (a PVM quirk,
-# see HOST-KVM.md) a program exec'd while others run now and then dies with
+# see docs/HOST.md) a program exec'd while others run now and then dies with
 # SIGSEGV (seen: one of three concurrent busybox pings).  Concurrent traffic
 # is made by the host instead (host_step).
 . /lib/e1kvm.sh
