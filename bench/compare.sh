@@ -78,7 +78,7 @@ goal() {
 }
 
 echo
-echo "## Goals of issue #5: e1kvm e1000 vs QEMU e1000 ($(date -u +%Y-%m-%d), medians of $RUNS)"
+echo "## Goals: e1kvm e1000 vs QEMU e1000 ($(date -u +%Y-%m-%d), e1kvm $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null), medians of $RUNS)"
 echo
 echo "| figure | e1kvm | QEMU e1000 | e1kvm / QEMU | goal | met |"
 echo "|---|---|---|---|---|---|"

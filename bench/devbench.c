@@ -1,5 +1,5 @@
 /* devbench: what one packet costs in the e1000 model, measured on the host
- * alone (issue #5, item 3; results and method in docs/DEVBENCH.md).
+ * alone (results and method in docs/DEVBENCH.md).
  *
  * One e1000 is realized through the object model exactly as
  * "-device e1000,netdev=..." does, on a machine that has no KVM and no vCPU:

@@ -4,7 +4,7 @@
  * Two models: "host" keeps everything KVM supports (an ordinary VMX/SVM
  * host loses nothing); "emulator" also hides what KVM's x86 instruction
  * emulator cannot execute, for hosts whose KVM runs guest kernel code in
- * that emulator (nested PVM with pvm_native=Y, see HOST-KVM.md). "auto"
+ * that emulator (nested PVM with pvm_native=Y, see docs/HOST.md). "auto"
  * picks "emulator" only on such a host. */
 #include <errno.h>
 #include <linux/kvm.h>

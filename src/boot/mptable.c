@@ -2,7 +2,7 @@
  * and PCI buses and how their interrupts reach IOAPIC inputs. Linux finds
  * the floating pointer in the last KiB of base memory. An MP table costs
  * the guest far less to parse than ACPI, which matters when the guest
- * kernel runs in an instruction emulator (HOST-KVM.md: ACPI ~11 s). */
+ * kernel runs in an instruction emulator (docs/HOST.md: ACPI ~11 s). */
 #include <string.h>
 
 #include "core/vm.h"

@@ -213,7 +213,7 @@ static ssize_t tap_receive_iov(NetClient *nc, const struct iovec *iov, int iovcn
         /* one piece (the usual case: e1kvm's e1000 joins header and frame):
          * write(2) skips writev's iovec import, ~10 % of a small frame's
          * TAP write (0.69 vs 0.77 us per 60-byte frame with a vnet header,
-         * docs/BENCHMARKS.md, session 4) */
+         * docs/BENCHMARKS.md, e12a910) */
         ret = n == 1 ? write(s->fd, v[0].iov_base, v[0].iov_len) : writev(s->fd, v, n);
     } while (ret < 0 && errno == EINTR);
     int err = errno;

@@ -458,10 +458,11 @@ static void e1000_reg_write(E1000State *s, unsigned index, uint32_t val)
  * hand over packets and RDT to hand back buffers. A tail value the guest has
  * written once (and so will likely write again: a driver cycles through the
  * same values lap after lap) gets a KVM ioeventfd, and its next write does
- * not leave KVM. Values are learnt per exiting write, so no single guest
- * access pays for many registrations (each costs KVM an SRCU grace period,
- * ~1-2 ms on a nested host), and a doorbell stays valid whatever the ring
- * length: it is the same write.
+ * not leave KVM. Values are learnt when a tail write exits: that value and
+ * the next E1000_DOORBELL_AHEAD - 1, so no single guest access pays for more
+ * than E1000_DOORBELL_AHEAD registrations (each costs KVM an SRCU grace
+ * period, ~1-2 ms on a nested host, docs/HOST.md), and a doorbell stays
+ * valid whatever the ring length: it is the same write.
  *
  * At most E1000_DOORBELL_MAX values per ring. A DPDK-style driver writes the
  * tail once per burst of 32 (16 values on a 512-descriptor ring); the Linux

@@ -14,7 +14,7 @@
  *     32 transmitted packets, one RDT write per 32 received ones.
  *
  * On this project's host the guest kernel runs in KVM's instruction
- * emulator but guest user space runs natively (/work/shared/HOST-KVM.md), so
+ * emulator but guest user space runs natively (docs/HOST.md), so
  * this loop costs almost nothing and the NIC model in the VMM becomes the
  * bottleneck: that is what it measures. It must behave like a driver for
  * the real part (Intel 8254x SDM) and so runs unchanged on QEMU's e1000.
