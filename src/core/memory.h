@@ -94,7 +94,7 @@ typedef struct WriteWatch {
     void *opaque;
 } WriteWatch;
 
-#define MEMORY_REGION_MAX_WATCH 8
+#define MEMORY_REGION_MAX_WATCH 16
 
 struct AddressSpace;
 

@@ -693,6 +693,157 @@ static void test_posted_windows(void **state)
     free(as.regions);
 }
 
+/* ---- access sizes (MemoryRegionOps.min/max_access_size) ---- */
+
+/* A region of 4-byte registers that records what reaches its ops. */
+typedef struct DwordDev {
+    uint32_t reg[8];
+    unsigned reads, writes;
+    unsigned last_size;
+    uint64_t last_offset;
+    bool action_at_4; /* register 1 acts on writes: a narrow write keeps no old bytes */
+    unsigned watched;
+    uint64_t watched_value;
+} DwordDev;
+
+static uint64_t dword_read(void *opaque, uint64_t off, unsigned size)
+{
+    DwordDev *d = opaque;
+    d->reads++;
+    d->last_size = size;
+    d->last_offset = off;
+    assert_int_equal(size, 4);
+    assert_int_equal(off & 3, 0);
+    return off / 4 < 8 ? d->reg[off / 4] : 0;
+}
+
+static void dword_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    DwordDev *d = opaque;
+    d->writes++;
+    d->last_size = size;
+    d->last_offset = off;
+    assert_int_equal(size, 4);
+    assert_int_equal(off & 3, 0);
+    assert_true(val <= 0xffffffffu);
+    if (off / 4 < 8)
+        d->reg[off / 4] = (uint32_t)val;
+}
+
+static uint64_t dword_fill(void *opaque, uint64_t off, unsigned size)
+{
+    DwordDev *d = opaque;
+    assert_int_equal(size, 4);
+    return (d->action_at_4 && off == 4) || off / 4 >= 8 ? 0 : d->reg[off / 4];
+}
+
+static const MemoryRegionOps dword_ops = {
+    .read = dword_read,
+    .write = dword_write,
+    .min_access_size = 4,
+    .max_access_size = 4,
+    .write_fill = dword_fill,
+};
+
+static void test_access_sizes_split_and_merge(void **state)
+{
+    (void)state;
+    DwordDev d = {.reg = {0x11223344, 0x55667788}, .action_at_4 = true};
+    MemoryRegion mr = {.name = "dw", .size = 32, .ops = &dword_ops, .opaque = &d};
+    /* aligned 4 bytes: straight through */
+    assert_int_equal(memory_region_dispatch_read(&mr, 0, 4), 0x11223344);
+    assert_int_equal(d.reads, 1);
+    /* narrow and unaligned reads: the bytes asked for, from whole dwords */
+    assert_int_equal(memory_region_dispatch_read(&mr, 1, 1), 0x33);
+    assert_int_equal(memory_region_dispatch_read(&mr, 2, 2), 0x1122);
+    assert_int_equal(memory_region_dispatch_read(&mr, 2, 4), 0x77881122);
+    /* 8 bytes: two dwords */
+    d.reads = 0;
+    assert_int_equal(memory_region_dispatch_read(&mr, 0, 8), 0x5566778811223344ULL);
+    assert_int_equal(d.reads, 2);
+    /* a narrow write keeps the other bytes a register stores */
+    memory_region_dispatch_write(&mr, 1, 0xaa, 1);
+    assert_int_equal(d.reg[0], 0x1122aa44);
+    /* ... but not those of an action register (fill 0) */
+    memory_region_dispatch_write(&mr, 4, 0x01, 1);
+    assert_int_equal(d.reg[1], 0x00000001);
+    /* an 8-byte write is two 4-byte ones */
+    d.writes = 0;
+    memory_region_dispatch_write(&mr, 8, 0x0000000100000080ULL, 8);
+    assert_int_equal(d.writes, 2);
+    assert_int_equal(d.reg[2], 0x80);
+    assert_int_equal(d.reg[3], 1);
+    /* unaligned write across two registers merges into both */
+    d.reg[4] = 0xAAAAAAAA;
+    d.reg[5] = 0xBBBBBBBB;
+    memory_region_dispatch_write(&mr, 18, 0x11223344, 4);
+    assert_int_equal(d.reg[4], 0x3344AAAA);
+    assert_int_equal(d.reg[5], 0xBBBB1122);
+    /* past the region's end: nothing reaches the ops, reads 0 for those bytes */
+    d.reads = d.writes = 0;
+    assert_int_equal(memory_region_dispatch_read(&mr, 30, 4), d.reg[7] >> 16);
+    assert_int_equal(memory_region_dispatch_read(&mr, 32, 4), 0);
+    memory_region_dispatch_write(&mr, 0x7fffffff, 1, 4);
+    assert_int_equal(d.writes, 0);
+    /* wider than 8 bytes or zero: refused whole */
+    memory_region_dispatch_write(&mr, 0, ~0ULL, 16);
+    memory_region_dispatch_write(&mr, 0, ~0ULL, 0);
+    assert_int_equal(d.writes, 0);
+    assert_int_equal(memory_region_dispatch_read(&mr, 0, 16), 0);
+}
+
+/* Without declared sizes a region gets every access as the guest made it. */
+static uint64_t any_read(void *opaque, uint64_t off, unsigned size)
+{
+    DwordDev *d = opaque;
+    d->last_size = size;
+    d->last_offset = off;
+    return 0x1234;
+}
+
+static void any_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
+{
+    DwordDev *d = opaque;
+    (void)val;
+    d->last_size = size;
+    d->last_offset = off;
+}
+
+static void watch_cb(void *opaque, uint64_t value)
+{
+    DwordDev *d = opaque;
+    d->watched++;
+    d->watched_value = value;
+}
+
+static void test_access_sizes_passthrough_and_watch(void **state)
+{
+    (void)state;
+    static const MemoryRegionOps any_ops = {.read = any_read, .write = any_write};
+    DwordDev d = {0};
+    MemoryRegion mr = {.name = "any", .size = 64, .ops = &any_ops, .opaque = &d};
+    assert_int_equal(memory_region_dispatch_read(&mr, 3, 2), 0x1234);
+    assert_int_equal(d.last_size, 2);
+    assert_int_equal(d.last_offset, 3);
+    memory_region_dispatch_write(&mr, 5, 1, 1);
+    assert_int_equal(d.last_size, 1);
+    /* a watch sees writes of exactly its offset and length, after the op */
+    assert_int_equal(memory_region_watch_writes(&mr, 8, 4, watch_cb, &d), 0);
+    memory_region_dispatch_write(&mr, 8, 0x1122334455ULL, 4);
+    assert_int_equal(d.watched, 1);
+    assert_int_equal(d.watched_value, 0x22334455);
+    memory_region_dispatch_write(&mr, 8, 7, 2);
+    memory_region_dispatch_write(&mr, 8, 7, 8);
+    memory_region_dispatch_write(&mr, 12, 7, 4);
+    assert_int_equal(d.watched, 1);
+    memory_region_unwatch_writes(&mr, &d);
+    memory_region_dispatch_write(&mr, 8, 1, 4);
+    assert_int_equal(d.watched, 1);
+    for (int i = 0; i < MEMORY_REGION_MAX_WATCH; i++)
+        assert_int_equal(memory_region_watch_writes(&mr, 4 * (uint64_t)i, 4, watch_cb, &d), 0);
+    assert_int_equal(memory_region_watch_writes(&mr, 0, 4, watch_cb, &d), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -710,6 +861,8 @@ int main(void)
         cmocka_unit_test(test_as_unclaimed),
         cmocka_unit_test(test_as_dispatch),
         cmocka_unit_test(test_posted_windows),
+        cmocka_unit_test(test_access_sizes_split_and_merge),
+        cmocka_unit_test(test_access_sizes_passthrough_and_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
