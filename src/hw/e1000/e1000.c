@@ -142,40 +142,52 @@ static void delay_timer_arm(Timer *t, int64_t *deadline, int64_t when)
     }
 }
 
+/* The packet timer and the absolute timer of one direction both end in
+ * the same interrupt; whichever fires first stops the other. */
+static void delay_irq_fire(E1000State *s, Timer *packet, Timer *absolute, uint32_t cause)
+{
+    timer_del(packet);
+    timer_del(absolute);
+    set_ics(s, cause);
+}
+
+/* A packet timer expired early (it was restarted since it was armed):
+ * re-arm it to the true deadline. */
+static bool delay_timer_due(Timer *t, int64_t deadline)
+{
+    if (clock_ns() < deadline) {
+        timer_mod(t, deadline);
+        return false;
+    }
+    return true;
+}
+
 static void e1000_tx_irq_fire(void *opaque)
 {
     E1000State *s = opaque;
-    timer_del(s->tidv_timer);
-    timer_del(s->tadv_timer);
-    set_ics(s, E1000_ICR_TXDW);
+    delay_irq_fire(s, s->tidv_timer, s->tadv_timer, E1000_ICR_TXDW);
 }
 
 static void e1000_tidv_cb(void *opaque)
 {
     E1000State *s = opaque;
-    if (clock_ns() < s->tidv_deadline) {
-        timer_mod(s->tidv_timer, s->tidv_deadline);
-        return;
+    if (delay_timer_due(s->tidv_timer, s->tidv_deadline)) {
+        e1000_tx_irq_fire(s);
     }
-    e1000_tx_irq_fire(s);
 }
 
 void e1000_rx_irq_fire(void *opaque)
 {
     E1000State *s = opaque;
-    timer_del(s->rdtr_timer);
-    timer_del(s->radv_timer);
-    set_ics(s, E1000_ICR_RXT0);
+    delay_irq_fire(s, s->rdtr_timer, s->radv_timer, E1000_ICR_RXT0);
 }
 
 static void e1000_rdtr_cb(void *opaque)
 {
     E1000State *s = opaque;
-    if (clock_ns() < s->rdtr_deadline) {
-        timer_mod(s->rdtr_timer, s->rdtr_deadline);
-        return;
+    if (delay_timer_due(s->rdtr_timer, s->rdtr_deadline)) {
+        e1000_rx_irq_fire(s);
     }
-    e1000_rx_irq_fire(s);
 }
 
 /* A descriptor with RS was written back (SDM 3.4): TXDW now, or after the
