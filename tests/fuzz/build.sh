@@ -56,7 +56,7 @@ rm -f "$OUT/libcore.a"
 ar rcs "$OUT/libcore.a" "${objs[@]}"
 for h in tests/fuzz/fuzz_*.c; do
     name=$(basename "$h" .c)
-    "$CC" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer -o "$OUT/$name" "$h" "$OUT/obj/hw_e1000.o" \
+    "$CC" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer -o "$OUT/$name" "$h" "$OUT"/obj/hw_e1000_*.o \
         "$OUT/libcore.a" -Wl,--as-needed "${LIBS[@]}"
     echo "build.sh: built $OUT/$name"
 done
