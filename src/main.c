@@ -115,7 +115,7 @@ int main(int argc, char **argv)
     if (cl.sandbox) {
         SandboxConfig sc = {0};
         for (int i = 0; i < cl.nnetdevs; i++)
-            sc.host_sockets |= !strcmp(netdevs[i]->type->name, "user");
+            sc.host_sockets |= netdevs[i]->type->needs_host_sockets;
         for (int i = 0; i < cl.nqmp; i++)
             sc.unlink |= !strncmp(cl.qmp[i], "unix:", 5);
         if (sandbox_enter(&sc, &err) < 0) {
