@@ -6,17 +6,22 @@
 
 #include "core/cmdline.h"
 #include "core/loop.h"
+#include "core/vcpu.h"
 #include "core/vm.h"
+#include "hw/board.h"
 #include "monitor/qmp.h"
 #include "qom/object.h"
 #include "trace/stats.h"
 #include "util/sandbox.h"
 
+/* the VM a signal stops (set before the handler is installed) */
+static Vm *signal_vm;
+
 static void on_signal(int sig)
 {
     (void)sig;
-    if (the_vm)
-        vm_request_stop(the_vm, VM_STOP_SIGNAL);
+    if (signal_vm)
+        vm_request_stop(signal_vm, VM_STOP_SIGNAL);
 }
 
 /* Parse every -netdev and -device string first, so that a syntax error is
@@ -87,7 +92,7 @@ int main(int argc, char **argv)
     if (!parse_objects(cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, netdevs, &err) ||
         !parse_objects(cl.devices, cl.ndevices, TYPE_KIND_DEVICE, devices, &err) ||
         !parse_objects(cl.objects, cl.nobjects, TYPE_KIND_OBJECT, objects, &err) ||
-        vm_init(&vm, &cl.vm, &err) < 0 ||
+        vm_init(&vm, &cl.vm, &err) < 0 || board_init(&vm, &err) < 0 ||
         realize_objects(&vm, netdevs, cl.netdevs, cl.nnetdevs, TYPE_KIND_NETDEV, &err) < 0 ||
         realize_objects(&vm, devices, cl.devices, cl.ndevices, TYPE_KIND_DEVICE, &err) < 0 ||
         realize_objects(&vm, objects, cl.objects, cl.nobjects, TYPE_KIND_OBJECT, &err) < 0) {
@@ -100,6 +105,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    signal_vm = &vm;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
@@ -115,7 +121,7 @@ int main(int argc, char **argv)
     if (cl.sandbox) {
         SandboxConfig sc = {0};
         for (int i = 0; i < cl.nnetdevs; i++)
-            sc.host_sockets |= !strcmp(netdevs[i]->type->name, "user");
+            sc.host_sockets |= netdevs[i]->type->needs_host_sockets;
         for (int i = 0; i < cl.nqmp; i++)
             sc.unlink |= !strncmp(cl.qmp[i], "unix:", 5);
         if (sandbox_enter(&sc, &err) < 0) {
@@ -125,7 +131,10 @@ int main(int argc, char **argv)
     }
     int rc = vm_run(&vm);
     qmp_vm_exited(&vm);
-    if (cl.stats)
-        exitstats_print(stderr, &vm);
+    if (cl.stats) {
+        vcpu_exits_print(stderr, &vm);
+        exitstats_print(stderr);
+        loop_stats_print(stderr);
+    }
     return rc;
 }

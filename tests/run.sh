@@ -25,6 +25,8 @@ want=("$@")
 wants() { [ ${#want[@]} -eq 0 ] && return 0; local w; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 if wants unit; then
+    say "include directions"
+    bash tools/check-includes.sh || failed+=(includes)
     say "unit tests"
     meson test -C build --suite unit --print-errorlogs || failed+=(unit)
     say "unit tests under ASan+UBSan"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "core/vm.h"
+#include "boot/boot.h"
 
 enum { EAX, EBX, ECX, EDX };
 enum { ALL_MODELS, EMULATOR_ONLY };

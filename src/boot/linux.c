@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/boot.h"
 #include "boot/layout.h"
-#include "core/vm.h"
 
 #define E820_RAM 1
 #define E820_RESERVED 2
@@ -131,7 +131,7 @@ static void setup_gdt(Vm *vm)
     memset(guest_ram_ptr(&vm->m.ram, BOOT_IDT_ADDR, 8), 0, 8);
 }
 
-int linux_load(Vm *vm, Error *err)
+int linux_load(Vm *vm, const BootPciIrq *pci_irqs, int npci_irqs, Error *err)
 {
     uint8_t *img = NULL, *initrd = NULL;
     size_t size = 0, initrd_size = 0;
@@ -232,7 +232,7 @@ int linux_load(Vm *vm, Error *err)
     setup_page_tables(vm);
     setup_gdt(vm);
     vm->boot_params = BOOT_ZERO_PAGE;
-    if (mptable_write(vm, MPTABLE_ADDR, MPTABLE_MAX, err) < 0)
+    if (mptable_write(vm, MPTABLE_ADDR, MPTABLE_MAX, pci_irqs, npci_irqs, err) < 0)
         goto out;
     ret = 0;
 out:

@@ -5,7 +5,7 @@
  * kernel runs in an instruction emulator (docs/HOST.md: ACPI ~11 s). */
 #include <string.h>
 
-#include "core/vm.h"
+#include "boot/boot.h"
 
 #define APIC_DEFAULT_BASE 0xfee00000u
 #define IOAPIC_DEFAULT_BASE 0xfec00000u
@@ -80,7 +80,8 @@ static uint8_t checksum(const void *p, size_t n)
     return (uint8_t)-s;
 }
 
-int mptable_write(Vm *vm, uint64_t addr, size_t max, Error *err)
+int mptable_write(Vm *vm, uint64_t addr, size_t max, const BootPciIrq *pci_irqs, int npci_irqs,
+                  Error *err)
 {
     uint8_t *base = guest_ram_ptr(&vm->m.ram, addr, max);
     if (!base)
@@ -133,17 +134,18 @@ int mptable_write(Vm *vm, uint64_t addr, size_t max, Error *err)
         NEXT(MpIntsrc);
     }
     /* PCI: INTA of each populated slot -> its IOAPIC input, level, active high */
-    for (int slot = 1; slot < PCI_MAX_DEVICES; slot++) {
-        PCIDevice *d = pci_bus_device(vm->m.pci, slot);
-        if (!d || !d->config[PCI_INTERRUPT_PIN])
-            continue;
+    for (int i = 0; i < npci_irqs; i++) {
+        const BootPciIrq *irq = &pci_irqs[i];
         MpIntsrc *s = ENTRY(MpIntsrc);
         if (!s)
             goto full;
-        int pin = d->config[PCI_INTERRUPT_PIN] - 1;
-        *s = (MpIntsrc){.type = MP_INTSRC, .irqtype = MP_INT, .irqflag = MP_IRQ_PCI_LEVEL_HIGH,
-                        .srcbus = BUS_ID_PCI, .srcbusirq = (uint8_t)((slot << 2) | pin),
-                        .dstapic = (uint8_t)ioapic_id, .dstirq = (uint8_t)d->gsi};
+        *s = (MpIntsrc){.type = MP_INTSRC,
+                        .irqtype = MP_INT,
+                        .irqflag = MP_IRQ_PCI_LEVEL_HIGH,
+                        .srcbus = BUS_ID_PCI,
+                        .srcbusirq = (uint8_t)((irq->slot << 2) | irq->pin),
+                        .dstapic = (uint8_t)ioapic_id,
+                        .dstirq = irq->gsi};
         NEXT(MpIntsrc);
     }
     /* local interrupts: LINT0 ExtINT (8259 virtual wire), LINT1 NMI, all CPUs */

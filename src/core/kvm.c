@@ -10,7 +10,10 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
+#include "core/kvm.h"
+
 #include "core/loop.h"
+#include "core/vcpu.h"
 #include "core/vm.h"
 #include "trace/stats.h"
 
@@ -311,8 +314,8 @@ static void intx_timer_cb(void *opaque)
 /* KVM lowered the line at an EOI (main loop, device lock held) */
 static void intx_resampled(void *opaque)
 {
-    Vm *vm = the_vm;
     struct KvmIntx *l = opaque;
+    Vm *vm = l->vm;
     uint64_t n;
     if (read(l->resamplefd, &n, sizeof(n)) != (ssize_t)sizeof(n))
         return;
@@ -335,7 +338,7 @@ static void intx_close(Vm *vm)
         }
         if (l->irqfd >= 0)
             close(l->irqfd);
-        *l = (struct KvmIntx){.irqfd = -1, .resamplefd = -1};
+        *l = (struct KvmIntx){.vm = vm, .irqfd = -1, .resamplefd = -1};
     }
     atomic_store(&vm->intx_redeliver, false);
     if (vm->intx_timer)
@@ -347,7 +350,7 @@ static void intx_close(Vm *vm)
 static void intx_open(Vm *vm)
 {
     for (int i = 0; i < INTX_LINES; i++)
-        vm->intx[i] = (struct KvmIntx){.irqfd = -1, .resamplefd = -1};
+        vm->intx[i] = (struct KvmIntx){.vm = vm, .irqfd = -1, .resamplefd = -1};
     if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) <= 0)
         return;
     if (!vm->intx_timer && !(vm->intx_timer = timer_new(intx_timer_cb, vm)))
@@ -393,7 +396,7 @@ void kvm_set_pci_irq(void *opaque, int gsi, int level)
 }
 
 /* Drive an input of the in-kernel PIC/IOAPIC (pci.c and serial.c call this
- * through their set_irq hooks). */
+ * through the interrupt lines the board gave them). */
 void kvm_set_irq(void *opaque, int gsi, int level)
 {
     Vm *vm = opaque;

@@ -539,8 +539,4 @@ static const TypeInfo main_loop_info = {
     .realize = main_loop_realize,
 };
 
-static void main_loop_register(void)
-{
-    type_register(&main_loop_info);
-}
-type_init(main_loop_register)
+TYPE_REGISTER(main_loop_info)

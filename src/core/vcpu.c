@@ -6,12 +6,16 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/kvm.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "core/vcpu.h"
+
+#include "core/kvm.h"
 #include "core/loop.h"
 #include "core/vm.h"
 #include "trace/stats.h"
@@ -48,6 +52,36 @@ const char *kvm_exit_reason_name(unsigned reason)
     if (reason < sizeof(exit_names) / sizeof(exit_names[0]) && exit_names[reason])
         return exit_names[reason];
     return "?";
+}
+
+void vcpu_exits_print(FILE *f, const Vm *vm)
+{
+    uint64_t total[VM_EXIT_REASONS] = {0}, all = 0;
+    fprintf(f, "e1kvm: exit statistics (KVM_RUN returns to user space, since start)\n");
+    fprintf(f, "  %-18s", "reason");
+    for (int c = 0; c < vm->cfg.smp; c++)
+        fprintf(f, " %12s%d", "vcpu", c);
+    fprintf(f, " %13s\n", "total");
+    for (int r = 0; r < VM_EXIT_REASONS; r++)
+        for (int c = 0; c < vm->cfg.smp; c++)
+            total[r] += vm->vcpus[c].exits[r];
+    for (int r = 0; r < VM_EXIT_REASONS; r++) {
+        if (!total[r])
+            continue;
+        fprintf(f, "  %-18s", kvm_exit_reason_name((unsigned)r));
+        for (int c = 0; c < vm->cfg.smp; c++)
+            fprintf(f, " %13" PRIu64, vm->vcpus[c].exits[r]);
+        fprintf(f, " %13" PRIu64 "\n", total[r]);
+        all += total[r];
+    }
+    fprintf(f, "  %-18s", "all");
+    for (int c = 0; c < vm->cfg.smp; c++) {
+        uint64_t s = 0;
+        for (int r = 0; r < VM_EXIT_REASONS; r++)
+            s += vm->vcpus[c].exits[r];
+        fprintf(f, " %13" PRIu64, s);
+    }
+    fprintf(f, " %13" PRIu64 "\n", all);
 }
 
 static void kick_handler(int sig)
@@ -88,9 +122,7 @@ int vcpu_create(Vm *vm, int id, Error *err)
         vm->posted_max = (uint32_t)(((size_t)page - sizeof(struct kvm_coalesced_mmio_ring)) /
                                     sizeof(struct kvm_coalesced_mmio));
     }
-    if (cpuid_setup(vm, v, err) < 0)
-        return -1;
-    return vcpu_setup_boot_state(vm, v, err);
+    return vm->setup_vcpu(vm, v, err);
 }
 
 void vcpu_destroy(Vcpu *v)
@@ -217,31 +249,27 @@ static void check_dead_halt(Vcpu *v)
 }
 
 /* stop / cont (the QMP monitor): vCPU threads park here, outside KVM_RUN,
- * until the VM is resumed or stopped for good. */
-static pthread_mutex_t pause_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pause_cv = PTHREAD_COND_INITIALIZER;
-static atomic_bool pause_requested;
-static int paused_vcpus;
+ * until the VM is resumed or stopped for good. The state is the Vm's
+ * (pause_mu, pause_cv, pause_requested, paused_vcpus). */
 
 static void vcpu_pause_point(Vcpu *v)
 {
-    pthread_mutex_lock(&pause_mu);
-    if (atomic_load(&pause_requested) && !atomic_load(&v->vm->stopping)) {
+    pthread_mutex_lock(&v->vm->pause_mu);
+    if (atomic_load(&v->vm->pause_requested) && !atomic_load(&v->vm->stopping)) {
         TRACE(vcpu_pause, "vcpu%d paused", v->id);
-        paused_vcpus++;
-        pthread_cond_broadcast(&pause_cv);
-        while (atomic_load(&pause_requested) && !atomic_load(&v->vm->stopping))
-            pthread_cond_wait(&pause_cv, &pause_mu);
-        paused_vcpus--;
+        v->vm->paused_vcpus++;
+        pthread_cond_broadcast(&v->vm->pause_cv);
+        while (atomic_load(&v->vm->pause_requested) && !atomic_load(&v->vm->stopping))
+            pthread_cond_wait(&v->vm->pause_cv, &v->vm->pause_mu);
+        v->vm->paused_vcpus--;
         TRACE(vcpu_pause, "vcpu%d resumed", v->id);
     }
-    pthread_mutex_unlock(&pause_mu);
+    pthread_mutex_unlock(&v->vm->pause_mu);
 }
 
 bool vm_is_paused(Vm *vm)
 {
-    (void)vm;
-    return atomic_load(&pause_requested);
+    return atomic_load(&vm->pause_requested);
 }
 
 /* Called on the main loop with the device lock held. Returns once every
@@ -251,7 +279,7 @@ bool vm_is_paused(Vm *vm)
  * MMIO access before it reaches its pause point. */
 void vm_pause(Vm *vm)
 {
-    if (atomic_exchange(&pause_requested, true))
+    if (atomic_exchange(&vm->pause_requested, true))
         return;
     int want = 0;
     for (int i = 0; i < vm->cfg.smp; i++) {
@@ -264,21 +292,20 @@ void vm_pause(Vm *vm)
     struct timespec dl;
     clock_gettime(CLOCK_REALTIME, &dl);
     dl.tv_sec += 1;
-    pthread_mutex_lock(&pause_mu);
-    while (paused_vcpus < want && !atomic_load(&vm->stopping))
-        if (pthread_cond_timedwait(&pause_cv, &pause_mu, &dl) == ETIMEDOUT)
+    pthread_mutex_lock(&vm->pause_mu);
+    while (vm->paused_vcpus < want && !atomic_load(&vm->stopping))
+        if (pthread_cond_timedwait(&vm->pause_cv, &vm->pause_mu, &dl) == ETIMEDOUT)
             break;
-    pthread_mutex_unlock(&pause_mu);
+    pthread_mutex_unlock(&vm->pause_mu);
     device_lock();
 }
 
 void vm_resume(Vm *vm)
 {
-    (void)vm;
-    pthread_mutex_lock(&pause_mu);
-    atomic_store(&pause_requested, false);
-    pthread_cond_broadcast(&pause_cv);
-    pthread_mutex_unlock(&pause_mu);
+    pthread_mutex_lock(&vm->pause_mu);
+    atomic_store(&vm->pause_requested, false);
+    pthread_cond_broadcast(&vm->pause_cv);
+    pthread_mutex_unlock(&vm->pause_mu);
 }
 
 static void *vcpu_thread(void *arg)
@@ -296,7 +323,7 @@ static void *vcpu_thread(void *arg)
     while (!atomic_load(&vm->stopping)) {
         if (atomic_exchange(&v->check_halt, false))
             check_dead_halt(v);
-        if (atomic_load(&pause_requested))
+        if (atomic_load(&vm->pause_requested))
             vcpu_pause_point(v);
         int r = ioctl(v->fd, KVM_RUN, 0);
         v->run->immediate_exit = 0;
@@ -406,7 +433,7 @@ void vcpu_kick(Vcpu *v)
         v->run->immediate_exit = 1; /* covers a kick that lands before KVM_RUN */
     pthread_kill(v->thread, SIG_VCPU_KICK);
     /* a paused vCPU waits on the condition variable, not in KVM_RUN */
-    pthread_mutex_lock(&pause_mu);
-    pthread_cond_broadcast(&pause_cv);
-    pthread_mutex_unlock(&pause_mu);
+    pthread_mutex_lock(&v->vm->pause_mu);
+    pthread_cond_broadcast(&v->vm->pause_cv);
+    pthread_mutex_unlock(&v->vm->pause_mu);
 }

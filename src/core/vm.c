@@ -1,4 +1,6 @@
-/* Machine assembly and the run/stop/reset cycle. */
+/* The run/stop/reset cycle. The machine's devices are the board's
+ * (hw/board.c), the guest's loader the boot layer's, both reached through
+ * what the board put into the Vm. */
 #include "core/vm.h"
 
 #include <errno.h>
@@ -8,12 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/kvm.h"
 #include "core/loop.h"
-#include "hw/platform.h"
+#include "core/vcpu.h"
 
 #define HALT_CHECK_INTERVAL_NS 1000000000LL
-
-Vm *the_vm;
 
 typedef struct ResetHook {
     void (*fn)(void *);
@@ -48,19 +49,14 @@ int vm_init(Vm *vm, const VmConfig *cfg, Error *err)
     vm->kvm_fd = -1;
     for (size_t i = 0; i < sizeof(vm->intx) / sizeof(vm->intx[0]); i++)
         vm->intx[i].irqfd = vm->intx[i].resamplefd = -1;
-    the_vm = vm;
+    pthread_mutex_init(&vm->pause_mu, NULL);
+    pthread_cond_init(&vm->pause_cv, NULL);
     if (loop_init() < 0)
         return error_setf(err, "cannot create the main loop: %s", strerror(errno));
     if (kvm_open(vm, err) < 0)
         return -1;
     address_space_init(&vm->m.mmio, "mmio");
     address_space_init(&vm->m.pio, "pio");
-    vm->m.pci = pci_bus_new(&vm->m.mmio, &vm->m.pio, kvm_set_pci_irq, vm);
-    if (!vm->m.pci)
-        return error_setf(err, "out of memory");
-    pci_bus_map_config_ports(vm->m.pci);
-    if (platform_init(vm, err) < 0)
-        return -1;
     return 0;
 }
 
@@ -89,7 +85,9 @@ static int boot_once(Vm *vm, Error *err)
 {
     if (kvm_create_vm(vm, err) < 0)
         return -1;
-    if (linux_load(vm, err) < 0)
+    if (!vm->load_guest || !vm->setup_vcpu)
+        return error_setf(err, "no board: nothing to boot");
+    if (vm->load_guest(vm, err) < 0)
         return -1;
     for (int i = 0; i < vm->cfg.smp; i++)
         if (vcpu_create(vm, i, err) < 0)

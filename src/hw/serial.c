@@ -9,8 +9,7 @@
 #include <unistd.h>
 
 #include "core/loop.h"
-#include "core/vm.h"
-#include "hw/platform.h"
+#include "hw/serial.h"
 
 #define UART_RBR 0 /* receive buffer (read), DLAB=0 */
 #define UART_THR 0 /* transmit holding (write), DLAB=0 */
@@ -48,9 +47,9 @@
 #define RX_FIFO 256
 
 struct SerialState {
-    Vm *vm;
     MemoryRegion mr;
-    int irq, in_fd, out_fd;
+    IrqLine irq;
+    int in_fd, out_fd;
     uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
     bool thr_ipending; /* THRE interrupt latched until IIR read or THR written */
     uint8_t rx[RX_FIFO];
@@ -76,7 +75,7 @@ static void serial_update_irq(SerialState *s)
     int level = pending && (s->mcr & UART_MCR_OUT2);
     if (level != s->level) {
         s->level = level;
-        kvm_set_irq(s->vm, s->irq, level);
+        irq_line_set(&s->irq, level);
     }
 }
 
@@ -230,7 +229,7 @@ static void serial_write(void *opaque, uint64_t off, uint64_t val, unsigned size
 
 static const MemoryRegionOps serial_ops = {.read = serial_read, .write = serial_write};
 
-static void serial_reset(void *opaque)
+void serial_reset(void *opaque)
 {
     SerialState *s = opaque;
     s->ier = s->lcr = s->mcr = s->scr = s->fcr = 0;
@@ -238,17 +237,16 @@ static void serial_reset(void *opaque)
     s->level = 0;
 }
 
-SerialState *serial_new(Vm *vm, uint16_t base, int irq, int in_fd, int out_fd)
+SerialState *serial_new(AddressSpace *pio, uint16_t base, IrqLine irq, int in_fd, int out_fd)
 {
     SerialState *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->vm = vm;
     s->irq = irq;
     s->in_fd = in_fd;
     s->out_fd = out_fd;
     s->mr = (MemoryRegion){.name = "serial", .addr = base, .size = 8, .ops = &serial_ops, .opaque = s};
-    if (address_space_add(&vm->m.pio, &s->mr) < 0) {
+    if (address_space_add(pio, &s->mr) < 0) {
         free(s);
         return NULL;
     }
@@ -264,6 +262,5 @@ SerialState *serial_new(Vm *vm, uint16_t base, int irq, int in_fd, int out_fd)
         atexit(serial_restore_terminal);
     }
     serial_set_reading(s, true);
-    vm_register_reset(serial_reset, s);
     return s;
 }

@@ -176,8 +176,4 @@ static const TypeInfo dump_info = {
     .realize = dump_realize,
 };
 
-static void dump_register(void)
-{
-    type_register(&dump_info);
-}
-type_init(dump_register)
+TYPE_REGISTER(dump_info)

@@ -441,11 +441,8 @@ static const TypeInfo slirp_info = {
     .desc = "user-mode network (libslirp): DHCP, NAT to host sockets, hostfwd port forwarding",
     .instance_size = sizeof(SlirpState),
     .props = slirp_props,
+    .needs_host_sockets = true, /* NAT: one host socket per guest connection */
     .realize = slirp_realize,
 };
 
-static void slirp_register(void)
-{
-    type_register(&slirp_info);
-}
-type_init(slirp_register)
+TYPE_REGISTER(slirp_info)

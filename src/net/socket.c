@@ -411,8 +411,4 @@ static const TypeInfo socket_info = {
     .realize = socket_realize,
 };
 
-static void socket_register(void)
-{
-    type_register(&socket_info);
-}
-type_init(socket_register)
+TYPE_REGISTER(socket_info)

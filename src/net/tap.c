@@ -529,8 +529,4 @@ static const TypeInfo tap_info = {
     .realize = tap_realize,
 };
 
-static void tap_register(void)
-{
-    type_register(&tap_info);
-}
-type_init(tap_register)
+TYPE_REGISTER(tap_info)

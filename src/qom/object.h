@@ -1,5 +1,5 @@
 /* The object model, small: types register themselves before main with
- * type_init(); -device / -netdev option strings are parsed into typed
+ * TYPE_REGISTER(); -device / -netdev option strings are parsed into typed
  * properties of a new instance; realize() attaches it to the machine.
  *
  *   static const Property e1000_props[] = {
@@ -12,8 +12,7 @@
  *       .instance_size = sizeof(E1000State), .props = e1000_props,
  *       .realize = e1000_realize, .desc = "Intel 82540EM Gigabit Ethernet",
  *   };
- *   static void e1000_register(void) { type_register(&e1000_info); }
- *   type_init(e1000_register)
+ *   TYPE_REGISTER(e1000_info)
  *
  * Every instance struct starts with an Object (first member), so an
  * Object * converts to the instance type.
@@ -76,6 +75,11 @@ struct TypeInfo {
     const char *desc;
     size_t instance_size; /* >= sizeof(Object) */
     const Property *props;
+    /* The backend opens host sockets of its own while the guest runs
+     * (-netdev user connects out for the guest): the seccomp filter of
+     * -sandbox on must let socket/connect/bind through. A property of the
+     * type so that main.c need not know backends by name. */
+    bool needs_host_sockets;
     /* Attach the configured instance to the machine. */
     int (*realize)(Object *obj, Machine *m, Error *err);
 };
@@ -85,8 +89,15 @@ const TypeInfo *type_find(const char *name, TypeKind kind);
 /* Iterate registered types of one kind, sorted by name: NULL ends. */
 const TypeInfo *type_next(const TypeInfo *prev, TypeKind kind);
 
-#define type_init(fn)                                                                              \
-    static void __attribute__((constructor)) type_init_##fn(void) { fn(); }
+/* Register @info (a static const TypeInfo) before main: one line at the end
+ * of the file that defines the type. A constructor rather than a list in
+ * main.c, so that adding a device or backend is adding its file to
+ * meson.build and nothing else. */
+#define TYPE_REGISTER(info)                                                                        \
+    static void __attribute__((constructor)) type_register_##info(void)                            \
+    {                                                                                              \
+        type_register(&(info));                                                                    \
+    }
 
 /* Parse "TYPE,key=val,..." (for netdevs "TYPE,id=ID,...") into a new object
  * with defaults applied. NULL and err set on unknown type / property / bad

@@ -1,19 +1,15 @@
 /* Exit accounting: per-register counters and the -stats table. */
 #include "trace/stats.h"
 
-#include "core/loop.h"
-
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "core/vm.h"
 
 #define STATS_SLOTS 2048 /* power of two; a guest touches a few hundred registers */
 #define STATS_MAX_NAMERS 32
 
 typedef struct Slot {
-    const MemoryRegion *mr; /* NULL: free (the unclaimed accesses use &unclaimed) */
+    const struct MemoryRegion *mr; /* NULL: free (the unclaimed accesses use UNCLAIMED_*) */
     uint64_t offset;
     uint64_t reads, writes, doorbells, posted;
 } Slot;
@@ -21,17 +17,40 @@ typedef struct Slot {
 static Slot slots[STATS_SLOTS];
 static size_t nslots;
 static uint64_t overflow;
-static const MemoryRegion unclaimed_pio = {.name = "(unclaimed pio)"};
-static const MemoryRegion unclaimed_mmio = {.name = "(unclaimed mmio)"};
-#define UNCLAIMED(mr) ((mr) == &unclaimed_pio || (mr) == &unclaimed_mmio)
+/* Keys for the accesses no region claimed: addresses no MemoryRegion has,
+ * never handed to the describer. */
+static const struct Unclaimed {
+    const char *name;
+} unclaimed_pio = {"(unclaimed pio)"}, unclaimed_mmio = {"(unclaimed mmio)"};
+#define UNCLAIMED_PIO ((const struct MemoryRegion *)&unclaimed_pio)
+#define UNCLAIMED_MMIO ((const struct MemoryRegion *)&unclaimed_mmio)
+#define UNCLAIMED(mr) ((mr) == UNCLAIMED_PIO || (mr) == UNCLAIMED_MMIO)
+
+static ExitStatsDescriber describer;
+
+void exitstats_set_describer(ExitStatsDescriber describe)
+{
+    describer = describe;
+}
+
+/* What the table prints of a region: its name and address. */
+static void region_info(const struct MemoryRegion *mr, const char **name, uint64_t *addr)
+{
+    *name = NULL;
+    *addr = 0;
+    if (UNCLAIMED(mr))
+        *name = ((const struct Unclaimed *)(const void *)mr)->name;
+    else if (describer)
+        describer(mr, name, addr);
+}
 
 static struct {
-    const MemoryRegion *mr;
+    const struct MemoryRegion *mr;
     ExitStatsNamer fn;
 } namers[STATS_MAX_NAMERS];
 static int nnamers;
 
-void exitstats_set_namer(const MemoryRegion *mr, ExitStatsNamer namer)
+void exitstats_set_namer(const struct MemoryRegion *mr, ExitStatsNamer namer)
 {
     for (int i = 0; i < nnamers; i++) {
         if (namers[i].mr == mr) {
@@ -43,14 +62,14 @@ void exitstats_set_namer(const MemoryRegion *mr, ExitStatsNamer namer)
         namers[nnamers++] = (typeof(namers[0])){mr, namer};
 }
 
-static size_t hash(const MemoryRegion *mr, uint64_t offset)
+static size_t hash(const struct MemoryRegion *mr, uint64_t offset)
 {
     uint64_t h = ((uintptr_t)mr >> 4) * 0x9E3779B97F4A7C15ULL ^ offset * 0xC2B2AE3D27D4EB4FULL;
     return (size_t)(h >> 40) & (STATS_SLOTS - 1);
 }
 
 /* The slot of (mr, offset), created if needed; NULL when the table is full. */
-static Slot *slot_get(const MemoryRegion *mr, uint64_t offset)
+static Slot *slot_get(const struct MemoryRegion *mr, uint64_t offset)
 {
     size_t i = hash(mr, offset);
     /* linear probing, bounded: the table is never allowed past 3/4 full */
@@ -70,10 +89,10 @@ static Slot *slot_get(const MemoryRegion *mr, uint64_t offset)
     }
 }
 
-void exitstats_record(const MemoryRegion *mr, uint64_t offset, bool pio, bool write)
+void exitstats_record(const struct MemoryRegion *mr, uint64_t offset, bool pio, bool write)
 {
     if (!mr)
-        mr = pio ? &unclaimed_pio : &unclaimed_mmio;
+        mr = pio ? UNCLAIMED_PIO : UNCLAIMED_MMIO;
     Slot *s = slot_get(mr, offset);
     if (!s)
         overflow++;
@@ -83,7 +102,7 @@ void exitstats_record(const MemoryRegion *mr, uint64_t offset, bool pio, bool wr
         s->reads++;
 }
 
-void exitstats_record_doorbell(const MemoryRegion *mr, uint64_t offset, uint64_t count)
+void exitstats_record_doorbell(const struct MemoryRegion *mr, uint64_t offset, uint64_t count)
 {
     Slot *s = slot_get(mr, offset);
     if (!s)
@@ -92,10 +111,10 @@ void exitstats_record_doorbell(const MemoryRegion *mr, uint64_t offset, uint64_t
         s->doorbells += count;
 }
 
-void exitstats_record_posted(const MemoryRegion *mr, uint64_t offset)
+void exitstats_record_posted(const struct MemoryRegion *mr, uint64_t offset)
 {
     if (!mr)
-        mr = &unclaimed_mmio;
+        mr = UNCLAIMED_MMIO;
     Slot *s = slot_get(mr, offset);
     if (!s)
         overflow++;
@@ -120,8 +139,14 @@ static int cmp_reg(const void *a, const void *b)
     const ExitStatsReg *x = a, *y = b;
     if (x->mr != y->mr) {
         /* by address; the unclaimed pseudo-region last */
-        uint64_t ax = UNCLAIMED(x->mr) ? UINT64_MAX : x->mr->addr;
-        uint64_t ay = UNCLAIMED(y->mr) ? UINT64_MAX : y->mr->addr;
+        const char *nx, *ny;
+        uint64_t ax, ay;
+        region_info(x->mr, &nx, &ax);
+        region_info(y->mr, &ny, &ay);
+        if (UNCLAIMED(x->mr))
+            ax = UINT64_MAX;
+        if (UNCLAIMED(y->mr))
+            ay = UINT64_MAX;
         if (ax != ay)
             return ax < ay ? -1 : 1;
         return (uintptr_t)x->mr < (uintptr_t)y->mr ? -1 : 1;
@@ -146,7 +171,8 @@ size_t exitstats_snapshot(ExitStatsReg *out, size_t max)
     return n;
 }
 
-const char *exitstats_reg_name(const MemoryRegion *mr, uint64_t offset, char *buf, size_t len)
+const char *exitstats_reg_name(const struct MemoryRegion *mr, uint64_t offset, char *buf,
+                               size_t len)
 {
     for (int i = 0; i < nnamers; i++) {
         if (namers[i].mr == mr) {
@@ -163,35 +189,8 @@ const char *exitstats_reg_name(const MemoryRegion *mr, uint64_t offset, char *bu
     return buf;
 }
 
-void exitstats_print(FILE *f, Vm *vm)
+void exitstats_print(FILE *f)
 {
-    uint64_t total[VM_EXIT_REASONS] = {0}, all = 0;
-    fprintf(f, "e1kvm: exit statistics (KVM_RUN returns to user space, since start)\n");
-    fprintf(f, "  %-18s", "reason");
-    for (int c = 0; c < vm->cfg.smp; c++)
-        fprintf(f, " %12s%d", "vcpu", c);
-    fprintf(f, " %13s\n", "total");
-    for (int r = 0; r < VM_EXIT_REASONS; r++)
-        for (int c = 0; c < vm->cfg.smp; c++)
-            total[r] += vm->vcpus[c].exits[r];
-    for (int r = 0; r < VM_EXIT_REASONS; r++) {
-        if (!total[r])
-            continue;
-        fprintf(f, "  %-18s", kvm_exit_reason_name((unsigned)r));
-        for (int c = 0; c < vm->cfg.smp; c++)
-            fprintf(f, " %13" PRIu64, vm->vcpus[c].exits[r]);
-        fprintf(f, " %13" PRIu64 "\n", total[r]);
-        all += total[r];
-    }
-    fprintf(f, "  %-18s", "all");
-    for (int c = 0; c < vm->cfg.smp; c++) {
-        uint64_t s = 0;
-        for (int r = 0; r < VM_EXIT_REASONS; r++)
-            s += vm->vcpus[c].exits[r];
-        fprintf(f, " %13" PRIu64, s);
-    }
-    fprintf(f, " %13" PRIu64 "\n", all);
-
     size_t n = exitstats_snapshot(NULL, 0);
     ExitStatsReg *regs = calloc(n ? n : 1, sizeof(*regs));
     if (!regs)
@@ -203,18 +202,20 @@ void exitstats_print(FILE *f, Vm *vm)
             "reads", "writes", "doorbells", "posted");
     for (size_t i = 0; i < n; i++) {
         char name[48], addr[24];
-        const MemoryRegion *mr = regs[i].mr;
+        const struct MemoryRegion *mr = regs[i].mr;
+        const char *rname;
+        uint64_t raddr;
+        region_info(mr, &rname, &raddr);
         if (UNCLAIMED(mr))
             snprintf(addr, sizeof(addr), "-");
         else
-            snprintf(addr, sizeof(addr), "%#" PRIx64, mr->addr);
+            snprintf(addr, sizeof(addr), "%#" PRIx64, raddr);
         fprintf(f, "  %-24s %-10s %-16s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n",
-                mr->name ? mr->name : "?", addr,
+                rname ? rname : "?", addr,
                 exitstats_reg_name(mr, regs[i].offset, name, sizeof(name)), regs[i].reads,
                 regs[i].writes, regs[i].doorbells, regs[i].posted);
     }
     if (overflow)
         fprintf(f, "  (%" PRIu64 " accesses not attributed: table full)\n", overflow);
     free(regs);
-    loop_stats_print(f);
 }

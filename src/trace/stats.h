@@ -14,24 +14,34 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "core/memory.h"
+/* The statistics count by region, which they only name: trace sits below
+ * core (core records into it), so it does not see core's types. What a
+ * region is called and where it is comes from a describer that the memory
+ * layer installs (exitstats_set_describer). */
+struct MemoryRegion;
 
 /* Name of the register at @offset of a region (may format into buf), or
  * NULL if it has none. */
 typedef const char *(*ExitStatsNamer)(uint64_t offset, char *buf, size_t len);
 
-void exitstats_set_namer(const MemoryRegion *mr, ExitStatsNamer namer);
+/* Name and current guest address (or port) of a region, for sorting and
+ * printing. Without one, regions sort by pointer and print as "?". */
+typedef void (*ExitStatsDescriber)(const struct MemoryRegion *mr, const char **name,
+                                   uint64_t *addr);
+void exitstats_set_describer(ExitStatsDescriber describe);
+
+void exitstats_set_namer(const struct MemoryRegion *mr, ExitStatsNamer namer);
 /* One guest access that exited to user space. @mr may be NULL (nothing
  * claimed the address; then @offset is the address). */
-void exitstats_record(const MemoryRegion *mr, uint64_t offset, bool pio, bool write);
+void exitstats_record(const struct MemoryRegion *mr, uint64_t offset, bool pio, bool write);
 /* @count guest writes that rang a doorbell (a KVM ioeventfd): they did not
  * exit, the device learnt of them from an eventfd. */
-void exitstats_record_doorbell(const MemoryRegion *mr, uint64_t offset, uint64_t count);
+void exitstats_record_doorbell(const struct MemoryRegion *mr, uint64_t offset, uint64_t count);
 /* One posted guest write (KVM coalesced MMIO) delivered: it did not exit. */
-void exitstats_record_posted(const MemoryRegion *mr, uint64_t offset);
+void exitstats_record_posted(const struct MemoryRegion *mr, uint64_t offset);
 
 typedef struct ExitStatsReg {
-    const MemoryRegion *mr;
+    const struct MemoryRegion *mr;
     uint64_t offset;
     uint64_t reads, writes; /* exits */
     uint64_t doorbells;     /* writes that did not exit (ioeventfd) */
@@ -44,12 +54,12 @@ size_t exitstats_snapshot(ExitStatsReg *out, size_t max);
 /* Accesses that found the hash full (counted, not attributed). */
 uint64_t exitstats_overflow(void);
 /* Register name for (mr, offset): the namer's, else "+0xOFF". */
-const char *exitstats_reg_name(const MemoryRegion *mr, uint64_t offset, char *buf, size_t len);
+const char *exitstats_reg_name(const struct MemoryRegion *mr, uint64_t offset, char *buf,
+                               size_t len);
 void exitstats_reset(void);
 
-struct Vm;
-/* The -stats table: exits per reason (per vCPU and in all), then per region
- * and register. */
-void exitstats_print(FILE *f, struct Vm *vm);
+/* The -stats table of port and MMIO exits per region and register (the
+ * exits per reason are the vCPUs' own: vcpu_exits_print). */
+void exitstats_print(FILE *f);
 
 #endif

@@ -1,6 +1,7 @@
 /* The type registry and -device / -netdev option parsing (qom/object.h).
  *
- * The test registers its own types with type_init, exactly as devices do.
+ * The test registers its own types with type_register from a constructor,
+ * as TYPE_REGISTER does for the devices.
  * The library this test links also registers the real types (e1000, tap...),
  * so the tests never assume the registry holds only these. */
 #include <setjmp.h>
@@ -94,7 +95,9 @@ static const TypeInfo aaa_info = {.name = "aaa-testdev",
                                   .desc = "first",
                                   .instance_size = sizeof(Object)};
 
-static void test_types_register(void)
+/* One constructor for all of them (not TYPE_REGISTER each): the order of
+ * the calls is what this test is about. */
+static void __attribute__((constructor)) test_types_register(void)
 {
     type_register(&zzz_info);
     type_register(&testdev_info);
@@ -104,7 +107,6 @@ static void test_types_register(void)
     type_register(&twin_dev_info);
     type_register(&aaa_info);
 }
-type_init(test_types_register)
 
     /* ---- the registry ---- */
 

@@ -828,9 +828,4 @@ static const TypeInfo e1000_info = {
     .realize = e1000_realize,
 };
 
-static void e1000_register(void)
-{
-    type_register(&e1000_info);
-}
-
-type_init(e1000_register)
+TYPE_REGISTER(e1000_info)
