@@ -27,6 +27,9 @@ wants() { [ ${#want[@]} -eq 0 ] && return 0; local w; for w in "${want[@]}"; do 
 if wants unit; then
     say "include directions"
     bash tools/check-includes.sh || failed+=(includes)
+    say "formatting (clang-format --dry-run -Werror, the repo's .clang-format)"
+    find src tests bench -name '*.[ch]' -print0 | sort -z |
+        xargs -0 clang-format --dry-run -Werror || failed+=(format)
     say "unit tests"
     meson test -C build --suite unit --print-errorlogs || failed+=(unit)
     say "unit tests under ASan+UBSan"

@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(
     build-essential meson ninja-build pkg-config clang # build (clang: fuzzing)
+    clang-format                                       # tests/run.sh checks the formatting
     libseccomp-dev libclang-rt-14-dev                  # -sandbox (seccomp); libFuzzer for tests/fuzz
     libcmocka-dev                                      # unit tests
     libjson-c-dev libslirp-dev                         # QMP monitor; -netdev user

@@ -39,7 +39,8 @@ static const CpuidEdit edits[] = {
     {1, ECX, 30, false, EMULATOR_ONLY, "RDRAND: not emulated"},
     {7, EBX, 0, false, EMULATOR_ONLY, "FSGSBASE: RD/WRGSBASE are not emulated"},
     {7, EBX, 5, false, EMULATOR_ONLY, "AVX2 needs XSAVE"},
-    {7, EBX, 9, false, EMULATOR_ONLY, "ERMS: makes memcpy use rep movsq (8x fewer emulated iterations)"},
+    {7, EBX, 9, false, EMULATOR_ONLY,
+     "ERMS: makes memcpy use rep movsq (8x fewer emulated iterations)"},
     {7, EBX, 10, false, EMULATOR_ONLY, "INVPCID: not emulated"},
     {7, EBX, 16, false, EMULATOR_ONLY, "AVX512F needs XSAVE"},
     {7, EBX, 18, false, EMULATOR_ONLY, "RDSEED: not emulated"},
@@ -117,8 +118,8 @@ int cpuid_setup(Vm *vm, Vcpu *v, Error *err)
         switch (e->function) {
         case 1:
             /* EBX[31:24]: initial APIC ID; [23:16]: logical CPUs per package */
-            e->ebx = (e->ebx & 0x0000ffffu) | ((uint32_t)v->id << 24) |
-                     ((uint32_t)vm->cfg.smp << 16);
+            e->ebx =
+                (e->ebx & 0x0000ffffu) | ((uint32_t)v->id << 24) | ((uint32_t)vm->cfg.smp << 16);
             if (vm->cfg.smp > 1)
                 e->edx |= 1u << 28; /* HTT: the count above is valid */
             break;

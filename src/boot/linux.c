@@ -45,7 +45,8 @@ static int read_file(const char *path, uint8_t **data, size_t *size, Error *err)
                 continue;
             close(fd);
             free(*data);
-            return error_setf(err, "cannot read '%s': %s", path, r ? strerror(errno) : "short read");
+            return error_setf(err, "cannot read '%s': %s", path,
+                              r ? strerror(errno) : "short read");
         }
         done += (size_t)r;
     }
@@ -54,8 +55,8 @@ static int read_file(const char *path, uint8_t **data, size_t *size, Error *err)
 }
 
 /* Copy into guest RAM, failing with a message if it does not fit. */
-static int load_to(Vm *vm, uint64_t gpa, const void *src, size_t len, size_t memsz, const char *what,
-                   Error *err)
+static int load_to(Vm *vm, uint64_t gpa, const void *src, size_t len, size_t memsz,
+                   const char *what, Error *err)
 {
     uint8_t *p = guest_ram_ptr(&vm->m.ram, gpa, memsz);
     if (!p)
@@ -153,11 +154,10 @@ int linux_load(Vm *vm, const BootPciIrq *pci_irqs, int npci_irqs, Error *err)
         initrd_max = 0x7fffffff;
     } else {
         const struct setup_header *h = (const void *)(img + 0x1f1);
-        if (size < 0x1f1 + sizeof(*h) || h->header != KERNEL_HDR_MAGIC)
-            {
-                error_setf(err, "'%s': neither an ELF vmlinux nor a bzImage", vm->cfg.kernel);
-                goto out;
-            }
+        if (size < 0x1f1 + sizeof(*h) || h->header != KERNEL_HDR_MAGIC) {
+            error_setf(err, "'%s': neither an ELF vmlinux nor a bzImage", vm->cfg.kernel);
+            goto out;
+        }
         if (h->version < 0x020c || !(h->xloadflags & XLF_KERNEL_64)) {
             error_setf(err, "'%s': bzImage without the 64-bit entry point (boot protocol %#x)",
                        vm->cfg.kernel, h->version);
@@ -253,14 +253,14 @@ static int setup_msrs(Vcpu *v, Error *err)
         uint32_t index;
         uint64_t value;
     } init[] = {
-        {0x174, 0},   /* IA32_SYSENTER_CS */
-        {0x175, 0},   /* IA32_SYSENTER_ESP */
-        {0x176, 0},   /* IA32_SYSENTER_EIP */
+        {0x174, 0},      /* IA32_SYSENTER_CS */
+        {0x175, 0},      /* IA32_SYSENTER_ESP */
+        {0x176, 0},      /* IA32_SYSENTER_EIP */
         {0xc0000081, 0}, /* STAR */
         {0xc0000082, 0}, /* LSTAR */
         {0xc0000084, 0}, /* SYSCALL_MASK */
-        {0x1a0, 1},   /* IA32_MISC_ENABLE: fast strings */
-        {0x2ff, 0x806}, /* MTRRdefType: MTRRs on, default write-back */
+        {0x1a0, 1},      /* IA32_MISC_ENABLE: fast strings */
+        {0x2ff, 0x806},  /* MTRRdefType: MTRRs on, default write-back */
     };
     for (size_t i = 0; i < 8; i++) {
         m.e[i].index = init[i].index;
@@ -301,8 +301,16 @@ int vcpu_setup_boot_state(Vm *vm, Vcpu *v, Error *err)
     struct kvm_sregs s;
     if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
         return error_setf(err, "KVM_GET_SREGS: %s", strerror(errno));
-    struct kvm_segment code = {.base = 0, .limit = 0xffffffff, .selector = 0x10, .type = 11,
-                               .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1, .g = 1};
+    struct kvm_segment code = {.base = 0,
+                               .limit = 0xffffffff,
+                               .selector = 0x10,
+                               .type = 11,
+                               .present = 1,
+                               .dpl = 0,
+                               .db = 0,
+                               .s = 1,
+                               .l = 1,
+                               .g = 1};
     struct kvm_segment data = code;
     data.selector = 0x18;
     data.type = 3;
@@ -315,9 +323,9 @@ int vcpu_setup_boot_state(Vm *vm, Vcpu *v, Error *err)
     s.idt.base = BOOT_IDT_ADDR;
     s.idt.limit = 7;
     s.cr3 = BOOT_PML4;
-    s.cr4 = 1u << 5;                      /* PAE */
-    s.cr0 = 0x80000000u | 0x10u | 0x1u;   /* PG, ET, PE */
-    s.efer = (1u << 8) | (1u << 10);      /* LME, LMA */
+    s.cr4 = 1u << 5;                    /* PAE */
+    s.cr0 = 0x80000000u | 0x10u | 0x1u; /* PG, ET, PE */
+    s.efer = (1u << 8) | (1u << 10);    /* LME, LMA */
     if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
         return error_setf(err, "KVM_SET_SREGS: %s", strerror(errno));
     struct kvm_regs r = {0};

@@ -99,9 +99,12 @@ int mptable_write(Vm *vm, uint64_t addr, size_t max, const BootPciIrq *pci_irqs,
         MpCpu *c = ENTRY(MpCpu);
         if (!c)
             goto full;
-        *c = (MpCpu){.type = MP_PROCESSOR, .apicid = (uint8_t)i, .apicver = 0x14,
+        *c = (MpCpu){.type = MP_PROCESSOR,
+                     .apicid = (uint8_t)i,
+                     .apicver = 0x14,
                      .cpuflag = (uint8_t)(1 | (i == 0 ? 2 : 0)), /* enabled, boot CPU */
-                     .cpufeature = 0x600, .featureflag = 0x201}; /* family 6; FPU, APIC */
+                     .cpufeature = 0x600,
+                     .featureflag = 0x201}; /* family 6; FPU, APIC */
         NEXT(MpCpu);
     }
     static const struct {
@@ -120,7 +123,10 @@ int mptable_write(Vm *vm, uint64_t addr, size_t max, const BootPciIrq *pci_irqs,
     MpIoapic *io = ENTRY(MpIoapic);
     if (!io)
         goto full;
-    *io = (MpIoapic){.type = MP_IOAPIC, .apicid = (uint8_t)ioapic_id, .apicver = 0x11, .flags = 1,
+    *io = (MpIoapic){.type = MP_IOAPIC,
+                     .apicid = (uint8_t)ioapic_id,
+                     .apicver = 0x11,
+                     .flags = 1,
                      .apicaddr = IOAPIC_DEFAULT_BASE};
     NEXT(MpIoapic);
     /* ISA IRQ n -> IOAPIC input n, as KVM's default routing wires them */
@@ -128,9 +134,13 @@ int mptable_write(Vm *vm, uint64_t addr, size_t max, const BootPciIrq *pci_irqs,
         MpIntsrc *s = ENTRY(MpIntsrc);
         if (!s)
             goto full;
-        *s = (MpIntsrc){.type = MP_INTSRC, .irqtype = MP_INT, .irqflag = MP_IRQ_DEFAULT,
-                        .srcbus = BUS_ID_ISA, .srcbusirq = (uint8_t)irq,
-                        .dstapic = (uint8_t)ioapic_id, .dstirq = (uint8_t)irq};
+        *s = (MpIntsrc){.type = MP_INTSRC,
+                        .irqtype = MP_INT,
+                        .irqflag = MP_IRQ_DEFAULT,
+                        .srcbus = BUS_ID_ISA,
+                        .srcbusirq = (uint8_t)irq,
+                        .dstapic = (uint8_t)ioapic_id,
+                        .dstirq = (uint8_t)irq};
         NEXT(MpIntsrc);
     }
     /* PCI: INTA of each populated slot -> its IOAPIC input, level, active high */
@@ -153,8 +163,12 @@ int mptable_write(Vm *vm, uint64_t addr, size_t max, const BootPciIrq *pci_irqs,
         MpIntsrc *s = ENTRY(MpIntsrc);
         if (!s)
             goto full;
-        *s = (MpIntsrc){.type = MP_LINTSRC, .irqtype = i ? MP_NMI : MP_EXTINT,
-                        .irqflag = MP_IRQ_DEFAULT, .srcbus = 0, .srcbusirq = 0, .dstapic = 0xff,
+        *s = (MpIntsrc){.type = MP_LINTSRC,
+                        .irqtype = i ? MP_NMI : MP_EXTINT,
+                        .irqflag = MP_IRQ_DEFAULT,
+                        .srcbus = 0,
+                        .srcbusirq = 0,
+                        .dstapic = 0xff,
                         .dstirq = (uint8_t)i};
         NEXT(MpIntsrc);
     }

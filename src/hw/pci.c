@@ -162,7 +162,7 @@ void pci_config_write(PCIDevice *d, uint32_t addr, uint32_t val, int len)
         uint8_t b = (uint8_t)(val >> (8 * i));
         uint32_t a = addr + (uint32_t)i;
         d->config[a] = (uint8_t)((d->config[a] & ~d->wmask[a]) | (b & d->wmask[a]));
-        d->config[a] &= (uint8_t)~(b & d->w1cmask[a]);
+        d->config[a] &= (uint8_t) ~(b & d->w1cmask[a]);
     }
     if (addr < PCI_BASE_ADDRESS_0 + 24 && addr + (uint32_t)len > PCI_COMMAND)
         pci_update_mappings(d);

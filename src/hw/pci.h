@@ -55,7 +55,7 @@ struct PCIDevice {
     PCIBus *bus;
     int devfn;
     uint8_t config[PCI_CONFIG_SIZE];
-    uint8_t wmask[PCI_CONFIG_SIZE];  /* bits the guest may write */
+    uint8_t wmask[PCI_CONFIG_SIZE];   /* bits the guest may write */
     uint8_t w1cmask[PCI_CONFIG_SIZE]; /* bits cleared by writing 1 */
     PCIBar bar[PCI_NUM_BARS];
     int irq_level; /* level the device asks for (before INTx disable) */

@@ -69,8 +69,8 @@ void serial_restore_terminal(void)
 
 static void serial_update_irq(SerialState *s)
 {
-    bool pending = ((s->ier & UART_IER_RDI) && s->rx_count) ||
-                   ((s->ier & UART_IER_THRI) && s->thr_ipending);
+    bool pending =
+        ((s->ier & UART_IER_RDI) && s->rx_count) || ((s->ier & UART_IER_THRI) && s->thr_ipending);
     /* on a PC the UART's interrupt reaches the PIC only when OUT2 is set */
     int level = pending && (s->mcr & UART_MCR_OUT2);
     if (level != s->level) {
@@ -245,7 +245,8 @@ SerialState *serial_new(AddressSpace *pio, uint16_t base, IrqLine irq, int in_fd
     s->irq = irq;
     s->in_fd = in_fd;
     s->out_fd = out_fd;
-    s->mr = (MemoryRegion){.name = "serial", .addr = base, .size = 8, .ops = &serial_ops, .opaque = s};
+    s->mr =
+        (MemoryRegion){.name = "serial", .addr = base, .size = 8, .ops = &serial_ops, .opaque = s};
     if (address_space_add(pio, &s->mr) < 0) {
         free(s);
         return NULL;

@@ -31,7 +31,7 @@ typedef struct TypeInfo TypeInfo;
 
 typedef struct Object {
     const TypeInfo *type;
-    char *id; /* id= property, may be NULL */
+    char *id;            /* id= property, may be NULL */
     struct Object *next; /* in the machine's object list */
 } Object;
 
@@ -56,11 +56,14 @@ typedef struct MacProp {
     bool set;
 } MacProp;
 
+/* a property table reads as one line per property */
+// clang-format off
 #define PROP_STR(n, T, f, def, d) {n, PROP_TYPE_STR, offsetof(T, f), def, d}
 #define PROP_U32(n, T, f, def, d) {n, PROP_TYPE_U32, offsetof(T, f), def, d}
 #define PROP_BOOL(n, T, f, def, d) {n, PROP_TYPE_BOOL, offsetof(T, f), def, d}
 #define PROP_MAC(n, T, f, d) {n, PROP_TYPE_MAC, offsetof(T, f), NULL, d}
 #define PROP_END {NULL, 0, 0, NULL, NULL}
+// clang-format on
 
 typedef enum TypeKind {
     TYPE_KIND_DEVICE, /* -device */

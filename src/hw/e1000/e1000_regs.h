@@ -519,13 +519,14 @@ struct e1000_context_desc {
 #define E1000_REG_COR_PAIR 0x02 /* high half of a 64-bit counter: clears both halves */
 #define E1000_REG_ACTION 0x04   /* a write acts, not stores: a narrow write keeps no old bytes */
 #define E1000_REG_POSTED 0x08   /* writes may be posted (KVM's coalesced MMIO, posted=on) */
-#define E1000_REG_DOORBELL 0x10 /* a ring tail: 4-byte writes learn KVM ioeventfds (doorbells=on)  \
-                                 */
+#define E1000_REG_DOORBELL 0x10 /* a ring tail: 4-byte writes learn ioeventfds (doorbells=on) */
 
 #define E1000_REG_RO 0u /* mask of a read-only register (its write op is NULL) */
 #define E1000_REG_ALL 0xFFFFFFFFu
 #define E1000_RAH_WMASK 0x8003FFFFu /* RAH: AV, ASEL and the address' high 16 bits */
 
+/* one register per line, in the datasheet's order */
+// clang-format off
 /* X(name, offset, dwords, read op, write op, write mask, flags) */
 #define E1000_REGISTERS(X)                                                                         \
     X(CTRL, E1000_CTRL, 1, mac_readreg, set_ctrl, E1000_REG_ALL, 0)                                \
@@ -589,50 +590,84 @@ struct e1000_context_desc {
     /* statistics (SDM 13.7): read-only, clear on read; a 64-bit counter */                        \
     /* clears when its high half is read (drivers read low, then high) */                          \
     E1000_STAT(X, CRCERRS)                                                                         \
-    E1000_STAT(X, ALGNERRC) E1000_STAT(X, SYMERRS) E1000_STAT(X, RXERRC) E1000_STAT(               \
-        X, MPC) E1000_STAT(X, SCC) E1000_STAT(X, ECOL) E1000_STAT(X, MCC) E1000_STAT(X, LATECOL)   \
-        E1000_STAT(X, COLC) E1000_STAT(X, DC) E1000_STAT(X, TNCRS) E1000_STAT(X, SEC)              \
-            E1000_STAT(X, CEXTERR) E1000_STAT(X, RLEC) E1000_STAT(X, XONRXC) E1000_STAT(X, XONTXC) \
-                E1000_STAT(X, XOFFRXC) E1000_STAT(X, XOFFTXC) E1000_STAT(X, FCRUC) E1000_STAT(     \
-                    X, PRC64) E1000_STAT(X, PRC127) E1000_STAT(X, PRC255) E1000_STAT(X, PRC511)    \
-                    E1000_STAT(X, PRC1023) E1000_STAT(X, PRC1522) E1000_STAT(X, GPRC)              \
-                        E1000_STAT(X, BPRC) E1000_STAT(X, MPRC) E1000_STAT(X, GPTC) E1000_STAT64(  \
-                            X, GORCL, GORCH) E1000_STAT64(X, GOTCL, GOTCH) E1000_STAT(X, RNBC)     \
-                            E1000_STAT(X, RUC) E1000_STAT(X, RFC) E1000_STAT(X, ROC)               \
-                                E1000_STAT(X, RJC) E1000_STAT(X, MGTPRC) E1000_STAT(X, MGTPDC)     \
-                                    E1000_STAT(X, MGTPTC) E1000_STAT64(X, TORL, TORH)              \
-                                        E1000_STAT64(X, TOTL,                                      \
-                                                     TOTH) E1000_STAT(X, TPR) E1000_STAT(X, TPT)   \
-                                            E1000_STAT(X, PTC64) E1000_STAT(X, PTC127)             \
-                                                E1000_STAT(X, PTC255) E1000_STAT(X, PTC511)        \
-                                                    E1000_STAT(X, PTC1023) E1000_STAT(X, PTC1522)  \
-                                                        E1000_STAT(X, MPTC) E1000_STAT(X, BPTC)    \
-                                                            E1000_STAT(X, TSCTC) E1000_STAT(       \
-                                                                X,                                 \
-                                                                TSCTFC) /* filters and wake-up */  \
-        X(RXCSUM, E1000_RXCSUM, 1, mac_readreg, mac_writereg,                                      \
-          E1000_RXCSUM_PCSS_MASK | E1000_RXCSUM_IPOFL | E1000_RXCSUM_TUOFL, 0)                     \
-            X(MTA, E1000_MTA, E1000_MC_TBL_SIZE, mac_readreg, set_mta, E1000_REG_ALL,              \
-              0) /* RAL/RAH pairs: RAL stores all bits, RAH E1000_RAH_WMASK (set_ra) */            \
-        X(RA, E1000_RA, 2 * E1000_RAR_ENTRIES, mac_readreg, set_ra, E1000_REG_ALL,                 \
-          0) X(VFTA, E1000_VFTA, E1000_VLAN_FILTER_TBL_SIZE, mac_readreg, mac_writereg,            \
-               E1000_REG_ALL, 0) X(WUC, E1000_WUC, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0) \
-            X(WUFC, E1000_WUFC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                       \
-              0) X(WUS, E1000_WUS, 1, mac_readreg, set_w1c, E1000_REG_ALL, E1000_REG_ACTION)       \
-                X(MANC, E1000_MANC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                   \
-                  0) X(IPAV, E1000_IPAV, 1, mac_readreg, mac_writereg, E1000_REG_ALL,              \
-                       0) X(IP4AT, E1000_IP4AT, 8, mac_readreg, mac_writereg, E1000_REG_ALL, 0)    \
-                    X(IP6AT, E1000_IP6AT, 4, mac_readreg, mac_writereg, E1000_REG_ALL,             \
-                      0) X(WUPL, E1000_WUPL, 1, mac_readreg, mac_writereg, E1000_REG_ALL,          \
-                           0) X(WUPM, E1000_WUPM, 32, mac_readreg, mac_writereg, E1000_REG_ALL, 0) \
-                        X(FFLT, E1000_FFLT, 8, mac_readreg, mac_writereg, E1000_REG_ALL,           \
-                          0) X(FFMT, E1000_FFMT, 256, mac_readreg, mac_writereg, E1000_REG_ALL, 0) \
+    E1000_STAT(X, ALGNERRC)                                                                        \
+    E1000_STAT(X, SYMERRS)                                                                         \
+    E1000_STAT(X, RXERRC)                                                                          \
+    E1000_STAT(X, MPC)                                                                             \
+    E1000_STAT(X, SCC)                                                                             \
+    E1000_STAT(X, ECOL)                                                                            \
+    E1000_STAT(X, MCC)                                                                             \
+    E1000_STAT(X, LATECOL)                                                                         \
+    E1000_STAT(X, COLC)                                                                            \
+    E1000_STAT(X, DC)                                                                              \
+    E1000_STAT(X, TNCRS)                                                                           \
+    E1000_STAT(X, SEC)                                                                             \
+    E1000_STAT(X, CEXTERR)                                                                         \
+    E1000_STAT(X, RLEC)                                                                            \
+    E1000_STAT(X, XONRXC)                                                                          \
+    E1000_STAT(X, XONTXC)                                                                          \
+    E1000_STAT(X, XOFFRXC)                                                                         \
+    E1000_STAT(X, XOFFTXC)                                                                         \
+    E1000_STAT(X, FCRUC)                                                                           \
+    E1000_STAT(X, PRC64)                                                                           \
+    E1000_STAT(X, PRC127)                                                                          \
+    E1000_STAT(X, PRC255)                                                                          \
+    E1000_STAT(X, PRC511)                                                                          \
+    E1000_STAT(X, PRC1023)                                                                         \
+    E1000_STAT(X, PRC1522)                                                                         \
+    E1000_STAT(X, GPRC)                                                                            \
+    E1000_STAT(X, BPRC)                                                                            \
+    E1000_STAT(X, MPRC)                                                                            \
+    E1000_STAT(X, GPTC)                                                                            \
+    E1000_STAT64(X, GORCL, GORCH)                                                                  \
+    E1000_STAT64(X, GOTCL, GOTCH)                                                                  \
+    E1000_STAT(X, RNBC)                                                                            \
+    E1000_STAT(X, RUC)                                                                             \
+    E1000_STAT(X, RFC)                                                                             \
+    E1000_STAT(X, ROC)                                                                             \
+    E1000_STAT(X, RJC)                                                                             \
+    E1000_STAT(X, MGTPRC)                                                                          \
+    E1000_STAT(X, MGTPDC)                                                                          \
+    E1000_STAT(X, MGTPTC)                                                                          \
+    E1000_STAT64(X, TORL, TORH)                                                                    \
+    E1000_STAT64(X, TOTL, TOTH)                                                                    \
+    E1000_STAT(X, TPR)                                                                             \
+    E1000_STAT(X, TPT)                                                                             \
+    E1000_STAT(X, PTC64)                                                                           \
+    E1000_STAT(X, PTC127)                                                                          \
+    E1000_STAT(X, PTC255)                                                                          \
+    E1000_STAT(X, PTC511)                                                                          \
+    E1000_STAT(X, PTC1023)                                                                         \
+    E1000_STAT(X, PTC1522)                                                                         \
+    E1000_STAT(X, MPTC)                                                                            \
+    E1000_STAT(X, BPTC)                                                                            \
+    E1000_STAT(X, TSCTC)                                                                           \
+    E1000_STAT(X, TSCTFC)                                                                          \
+    /* filters and wake-up */                                                                      \
+    X(RXCSUM, E1000_RXCSUM, 1, mac_readreg, mac_writereg,                                          \
+      E1000_RXCSUM_PCSS_MASK | E1000_RXCSUM_IPOFL | E1000_RXCSUM_TUOFL, 0)                         \
+    X(MTA, E1000_MTA, E1000_MC_TBL_SIZE, mac_readreg, set_mta, E1000_REG_ALL,                      \
+      0) /* RAL/RAH pairs: RAL stores all bits, RAH E1000_RAH_WMASK (set_ra) */                    \
+    X(RA, E1000_RA, 2 * E1000_RAR_ENTRIES, mac_readreg, set_ra, E1000_REG_ALL, 0)                  \
+    X(VFTA, E1000_VFTA, E1000_VLAN_FILTER_TBL_SIZE, mac_readreg, mac_writereg, E1000_REG_ALL,      \
+      0) X(WUC, E1000_WUC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                            \
+           0) X(WUFC, E1000_WUFC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                     \
+                0) X(WUS, E1000_WUS, 1, mac_readreg, set_w1c, E1000_REG_ALL, E1000_REG_ACTION)     \
+        X(MANC, E1000_MANC, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                           \
+          0) X(IPAV, E1000_IPAV, 1, mac_readreg, mac_writereg, E1000_REG_ALL,                      \
+               0) X(IP4AT, E1000_IP4AT, 8, mac_readreg, mac_writereg, E1000_REG_ALL,               \
+                    0) X(IP6AT, E1000_IP6AT, 4, mac_readreg, mac_writereg, E1000_REG_ALL, 0)       \
+            X(WUPL, E1000_WUPL, 1, mac_readreg, mac_writereg, E1000_REG_ALL, 0)                    \
+                X(WUPM, E1000_WUPM, 32, mac_readreg, mac_writereg, E1000_REG_ALL, 0)               \
+                    X(FFLT, E1000_FFLT, 8, mac_readreg, mac_writereg, E1000_REG_ALL, 0)            \
+                        X(FFMT, E1000_FFMT, 256, mac_readreg, mac_writereg, E1000_REG_ALL, 0)      \
                             X(FFVT, E1000_FFVT, 256, mac_readreg, mac_writereg, E1000_REG_ALL, 0)
 
 #define E1000_STAT(X, name) X(name, E1000_##name, 1, mac_readreg, NULL, E1000_REG_RO, E1000_REG_COR)
 #define E1000_STAT64(X, lo, hi)                                                                    \
     X(lo, E1000_##lo, 1, mac_readreg, NULL, E1000_REG_RO, 0)                                       \
     X(hi, E1000_##hi, 1, mac_readreg, NULL, E1000_REG_RO, E1000_REG_COR | E1000_REG_COR_PAIR)
+// clang-format on
 
 /* ---- Names, for traces, exit statistics and tests ---- */
 #include <stddef.h>
