@@ -31,8 +31,6 @@ static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
  * otherwise sleep at most of its exits (bench/pmd.sh RX-FLUSH: ~7,000 sleeps
  * a second). Spinning only pays with a second CPU to run the holder. */
 #define DEVICE_LOCK_SPIN_NS 20000
-/* How long the main loop lets a waiting thread go first (see loop_lock). */
-#define DEVICE_LOCK_HANDOFF_NS 1000000
 static bool lock_spin;          /* more than one CPU: spinning can pay */
 static atomic_int lock_waiters; /* threads in device_lock's slow path */
 
@@ -113,6 +111,11 @@ static void loop_lock(void)
 void device_unlock(void)
 {
     pthread_mutex_unlock(&dev_lock);
+}
+
+int device_lock_waiters(void)
+{
+    return atomic_load(&lock_waiters);
 }
 
 typedef struct FdHandler {

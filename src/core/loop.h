@@ -15,6 +15,11 @@ typedef void (*IOHandler)(void *opaque);
 
 void device_lock(void);
 void device_unlock(void);
+/* How long at most the main loop, about to take the device lock for a round,
+ * lets a thread already waiting for it go first (with more than one CPU). */
+#define DEVICE_LOCK_HANDOFF_NS 1000000
+/* Threads waiting for the device lock now (tests: a waiter provably waits). */
+int device_lock_waiters(void);
 
 /* Create the loop (idempotent). */
 int loop_init(void);

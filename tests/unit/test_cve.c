@@ -262,10 +262,10 @@ static void test_cve_2015_6815_tx_loop(void **state)
     for (unsigned k = 0; k < sizeof(tails) / sizeof(tails[0]); k++) {
         fx_wr(f, E1000_TDH, 0);
         fx_clear_sent(f);
-        int64_t t0 = wall_ns();
+        int64_t t0 = cpu_ns(); /* the work done, not the time preempted */
         fx_wr(f, E1000_TDT, tails[k]);
         run_pending();
-        int64_t dt = wall_ns() - t0;
+        int64_t dt = cpu_ns() - t0;
         /* a tail outside the ring describes no descriptor: the queue stops */
         assert_true(f->nsent <= 8);
         assert_true(fx_rd(f, E1000_TDH) < 8);
