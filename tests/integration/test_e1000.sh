@@ -12,8 +12,11 @@
 #           host pings eth1 while the guest pings through eth0
 #   boot 3  net initrd, ASan+UBSan build ($E1KVM_ASAN): ping + TCP iperf3;
 #           no sanitizer report, exit code 0
-# Boots 2 and 3 run one after the other, next to boot 1 (two VMs at a time
-# on this 2-core host).
+#   boot 4  base initrd: the other models, -device e1000-82544gc on tap0 and
+#           e1000-82545em on tap1: the Linux driver binds both (device IDs,
+#           PHYs, EEPROM arbitration), then boot 2's two-NIC scenario on them
+# Boots 2, 3 and 4 run one after the other, next to boot 1 (two VMs at a
+# time on this 2-core host).
 #
 # Some steps need the host's side in the middle of a scenario (the host pings
 # the guest, changes its TAP's MTU, reads its TAP counters).  The guest
@@ -27,11 +30,11 @@
 # of VLAN 100 is vlan_peer below: a small AF_PACKET responder on the TAP that
 # answers ARP and ping for 10.77.100.1 with 802.1Q-tagged frames.
 #
-# E1000_BOOTS="1 2 3" (default) picks boots, for working on one of them.
+# E1000_BOOTS="1 2 3 4" (default) picks boots, for working on one of them.
 . "$(dirname "$0")/lib.sh"
 guest_prepare
 E1KVM_ASAN=${E1KVM_ASAN:-$ROOT/build-asan/e1kvm}
-BOOTS=${E1000_BOOTS:-1 2 3}
+BOOTS=${E1000_BOOTS:-1 2 3 4}
 L=$LOGDIR/e1000
 GUEST_IP=10.77.0.2
 HOST_IP=10.77.0.1
@@ -42,6 +45,7 @@ MAC1=52:54:00:e1:00:02
 NS1=e1k-main-$$
 NS2=e1k-two-$$
 NS3=e1k-asan-$$
+NS4=e1k-models-$$
 START=$SECONDS
 
 # --- host side ---
@@ -241,14 +245,14 @@ on_mtu_9000() { ip -n "$1" link set tap0 mtu 9000; }
 on_mtu_1500() { ip -n "$1" link set tap0 mtu 1500; }
 on_eth1_pings() {
     # 100 pings to the guest's eth1 while the guest pings through eth0
-    host_pings "$1" 100 10.77.1.2 "$L-2-eth1-pings.txt" &
+    host_pings "$1" 100 10.77.1.2 "${BOOT_LOG%.log}-eth1-pings.txt" &
     ETH1_PINGS=$!
 }
 on_two_nics() {
     local i want got fails=0
     if [ -n "${ETH1_PINGS:-}" ]; then
         wait "$ETH1_PINGS" # bounded by its timeout
-        check_pings "two NICs: host -> guest eth1 while the guest pinged via eth0" 100 "$L-2-eth1-pings.txt"
+        check_pings "two NICs: host -> guest eth1 while the guest pinged via eth0" 100 "${BOOT_LOG%.log}-eth1-pings.txt"
         [ $PINGS_OK = 1 ] || fails=1
     else
         not_ok "two NICs: host step eth1_pings never ran"
@@ -403,6 +407,12 @@ for b in $BOOTS; do
         ns_setup "$NS3"
         tap_new "$NS3" tap0 $HOST_IP/24
         ;;
+    4)
+        ns_setup "$NS4"
+        ip netns exec "$NS4" sysctl -qw net.ipv4.conf.all.arp_ignore=1
+        tap_new "$NS4" tap0 $HOST_IP/24
+        tap_new "$NS4" tap1 10.77.1.1/24
+        ;;
     esac
 done
 
@@ -424,6 +434,24 @@ boot1() {
     check_boot1 "$L-1.log"
 }
 
+# check_twonics LOG WHAT: boot 2's two-NIC checks (e1000-twonics)
+check_twonics() {
+    local log=$1 w=$2
+    want "$log" twonics_mac0 $MAC0 "$w: eth0 has the first -device's MAC"
+    want "$log" twonics_mac1 $MAC1 "$w: eth1 has the second -device's MAC"
+    want "$log" twonics_link0 up "$w: eth0 carrier"
+    want "$log" twonics_link1 up "$w: eth1 carrier"
+    want "$log" twonics_received0 20 "$w: 20 pings to 10.77.0.1 via eth0, replies"
+    want "$log" twonics_received1 20 "$w: 20 pings to 10.77.1.1 via eth1, replies"
+    want "$log" twonics_concurrent0 50 "$w: 50 pings via eth0 while the host pinged eth1, replies"
+    # on_two_nics made its checks while the guest waited; make sure it ran
+    # (answers only: the guest also logs "host_step two_nics: nc is not
+    # listening ..." when its nc was slow to start, and then still waits)
+    check_eq "$w: host step two_nics served" 1 "$(tr -d '\r' <"$log" |
+        grep -a -- 'E1KVM-LOG host_step two_nics: ' |
+        grep -avc -e 'nc is not listening' -e 'no answer from the host' || true)"
+}
+
 boot2() {
     local rc
     boot "$L-2.log" 900 "$NS2" "$INITRD_BASE" e1000-twonics \
@@ -433,19 +461,25 @@ boot2() {
     rc=$?
     say "# boot 2 (two NICs) done after $((SECONDS - START)) s"
     check_boot "boot 2" "$L-2.log" $rc e1000-twonics
-    want "$L-2.log" twonics_mac0 $MAC0 "two NICs: eth0 has the first -device's MAC"
-    want "$L-2.log" twonics_mac1 $MAC1 "two NICs: eth1 has the second -device's MAC"
-    want "$L-2.log" twonics_link0 up "two NICs: eth0 carrier"
-    want "$L-2.log" twonics_link1 up "two NICs: eth1 carrier"
-    want "$L-2.log" twonics_received0 20 "two NICs: 20 pings to 10.77.0.1 via eth0, replies"
-    want "$L-2.log" twonics_received1 20 "two NICs: 20 pings to 10.77.1.1 via eth1, replies"
-    want "$L-2.log" twonics_concurrent0 50 "two NICs: 50 pings via eth0 while the host pinged eth1, replies"
-    # on_two_nics made its checks while the guest waited; make sure it ran
-    # (answers only: the guest also logs "host_step two_nics: nc is not
-    # listening ..." when its nc was slow to start, and then still waits)
-    check_eq "two NICs: host step two_nics served" 1 "$(tr -d '\r' <"$L-2.log" |
-        grep -a -- 'E1KVM-LOG host_step two_nics: ' |
-        grep -avc -e 'nc is not listening' -e 'no answer from the host' || true)"
+    check_twonics "$L-2.log" "two NICs"
+}
+
+boot4() {
+    local rc log=$L-4.log
+    boot "$log" 900 "$NS4" "$INITRD_BASE" e1000-models,e1000-twonics \
+        "e1kvm.ip1=10.77.1.2/24 e1kvm.peer1=10.77.1.1" -m 256M \
+        -netdev tap,id=n0,ifname=tap0 -device e1000-82544gc,netdev=n0,mac=$MAC0 \
+        -netdev tap,id=n1,ifname=tap1 -device e1000-82545em,netdev=n1,mac=$MAC1
+    rc=$?
+    say "# boot 4 (82544GC and 82545EM) done after $((SECONDS - START)) s"
+    check_boot "boot 4 (models)" "$log" $rc e1000-models e1000-twonics
+    want "$log" models_dev0 0x100c "82544GC: the guest sees device 8086:100C"
+    want "$log" models_dev1 0x100f "82545EM: the guest sees device 8086:100F"
+    want "$log" models_driver0 e1000 "82544GC: the Linux e1000 driver bound it"
+    want "$log" models_driver1 e1000 "82545EM: the Linux e1000 driver bound it"
+    want "$log" models_pci_lines 2 "both probes report a plain PCI bus (PCI:33MHz:32-bit), no PCI-X"
+    want "$log" models_phy_errors 0 "no PHY, MAC or EEPROM errors at probe"
+    check_twonics "$log" "82544GC + 82545EM"
 }
 
 boot3() {
@@ -473,10 +507,11 @@ boot3() {
 
 # boot 1 here; boots 2 and 3 one after the other in the background
 pids=()
-if [[ " $BOOTS " == *" 2 "* || " $BOOTS " == *" 3 "* ]]; then
+if [[ " $BOOTS " == *" 2 "* || " $BOOTS " == *" 3 "* || " $BOOTS " == *" 4 "* ]]; then
     (
         [[ " $BOOTS " == *" 2 "* ]] && boot2
         [[ " $BOOTS " == *" 3 "* ]] && boot3
+        [[ " $BOOTS " == *" 4 "* ]] && boot4
     ) &
     pids+=($!)
 fi

@@ -47,6 +47,8 @@ typedef struct E1000Fixture {
 } E1000Fixture;
 
 static uint8_t *fx_ram;
+/* the -device type fx_new creates: "e1000" (82540EM) or another model */
+static const char *fx_type = "e1000";
 static int64_t fx_now;
 static E1000Fixture *fx_all[256];
 static int fx_count;
@@ -165,7 +167,7 @@ static E1000Fixture *fx_new_opts(const char *extra)
     net_backend_register(f->backend);
 
     char opts[256];
-    snprintf(opts, sizeof(opts), "e1000,netdev=%s%s%s", f->backend_id, extra ? "," : "",
+    snprintf(opts, sizeof(opts), "%s,netdev=%s%s%s", fx_type, f->backend_id, extra ? "," : "",
              extra ? extra : "");
     Error err = {{0}};
     f->obj = object_new_from_opts(opts, TYPE_KIND_DEVICE, &err);
@@ -175,8 +177,10 @@ static E1000Fixture *fx_new_opts(const char *extra)
     }
     for (int slot = 1; slot < PCI_MAX_DEVICES; slot++) {
         PCIDevice *d = pci_bus_device(f->m.pci, slot);
+        uint32_t id = d ? pci_config_read(d, PCI_DEVICE_ID, 2) : 0;
         if (d && pci_config_read(d, PCI_VENDOR_ID, 2) == E1000_VENDOR_INTEL &&
-            pci_config_read(d, PCI_DEVICE_ID, 2) == E1000_DEV_ID_82540EM) {
+            (id == E1000_DEV_ID_82540EM || id == E1000_DEV_ID_82544GC_COPPER ||
+             id == E1000_DEV_ID_82545EM_COPPER)) {
             f->dev = d;
         }
     }

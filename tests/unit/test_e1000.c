@@ -372,12 +372,13 @@ static uint16_t ee_shift_in(E1000Fixture *f, uint32_t *eecd)
     return data;
 }
 
-static uint16_t ee_read_bitbang(E1000Fixture *f, unsigned addr)
+/* req: ask for the EEPROM first (82540 and later; the 82544 has no REQ/GNT) */
+static uint16_t ee_read_bitbang_req(E1000Fixture *f, unsigned addr, bool req)
 {
-    uint32_t eecd = fx_rd(f, E1000_EECD) | E1000_EECD_REQ;
+    uint32_t eecd = fx_rd(f, E1000_EECD) | (req ? E1000_EECD_REQ : 0);
     fx_wr(f, E1000_EECD, eecd);
     eecd = fx_rd(f, E1000_EECD);
-    assert_true(eecd & E1000_EECD_GNT);
+    assert_true(!req || (eecd & E1000_EECD_GNT));
     assert_true(eecd & E1000_EECD_PRES);
     assert_false(eecd & E1000_EECD_SIZE); /* 64 words, 6 address bits */
     eecd &= ~(E1000_EECD_DI | E1000_EECD_SK);
@@ -395,6 +396,11 @@ static uint16_t ee_read_bitbang(E1000Fixture *f, unsigned addr)
     eecd &= ~E1000_EECD_REQ;
     fx_wr(f, E1000_EECD, eecd);
     return v;
+}
+
+static uint16_t ee_read_bitbang(E1000Fixture *f, unsigned addr)
+{
+    return ee_read_bitbang_req(f, addr, true);
 }
 
 static void test_eeprom_bitbang(void **state)
@@ -2126,12 +2132,64 @@ static void test_hostile_random(void **state)
 #undef RND
 }
 
+/* The other 8254x models (-device e1000-82544gc, e1000-82545em): their own
+ * PCI identity, EEPROM image and PHY, as the Linux driver keys on them
+ * (e1000_set_mac_type, e1000_detect_gig_phy, e1000_acquire_eeprom). */
+static void check_model(const char *type, uint16_t devid, uint16_t subsys, uint16_t phy_id2,
+                        bool arbitration)
+{
+    fx_type = type;
+    E1000Fixture *f = fx_new();
+    fx_type = "e1000";
+    assert_non_null(f);
+    assert_int_equal(pci_config_read(f->dev, PCI_DEVICE_ID, 2), devid);
+    assert_int_equal(pci_config_read(f->dev, PCI_SUBSYSTEM_VENDOR_ID, 2), 0x8086);
+    assert_int_equal(pci_config_read(f->dev, PCI_SUBSYSTEM_ID, 2), subsys);
+    assert_int_equal(mdic(f, E1000_MDIC_OP_READ, 1, PHY_ID1, 0) & 0xFFFF, M88E1011_PHY_ID1);
+    assert_int_equal(mdic(f, E1000_MDIC_OP_READ, 1, PHY_ID2, 0) & 0xFFFF, phy_id2);
+    /* the EEPROM as the driver reads it: with REQ/GNT where the model has
+     * them, without on the 82544 (REQ is no bit there: GNT never shows) */
+    uint16_t sum = 0, w[64];
+    for (unsigned i = 0; i < 64; i++) {
+        w[i] = ee_read_bitbang_req(f, i, arbitration);
+        sum = (uint16_t)(sum + w[i]);
+    }
+    assert_int_equal(sum, 0xBABA);
+    assert_int_equal(w[EEPROM_DEVICE_ID], devid);
+    assert_int_equal(w[EEPROM_SUBSYSTEM_ID], subsys);
+    assert_int_equal(w[0], 0x5452); /* the MAC address, 52:54:... */
+    if (!arbitration) {
+        fx_wr(f, E1000_EECD, E1000_EECD_REQ);
+        assert_false(fx_rd(f, E1000_EECD) & (E1000_EECD_REQ | E1000_EECD_GNT));
+    } else {
+        /* without the grant the pins do nothing: a read yields no data */
+        uint32_t eecd = E1000_EECD_CS;
+        fx_wr(f, E1000_EECD, eecd);
+        ee_shift_out(f, &eecd, EEPROM_READ_OPCODE_MICROWIRE, 3);
+        ee_shift_out(f, &eecd, 0, 6);
+        assert_int_equal(ee_shift_in(f, &eecd), 0xFFFF);
+    }
+    /* no PCI-X bus: the driver's PCI-X workarounds stay off */
+    assert_int_equal(fx_rd(f, E1000_STATUS) & 0x3800, 0);
+}
+
+static void test_models(void **state)
+{
+    (void)state;
+    check_model("e1000", E1000_DEV_ID_82540EM, E1000_SUBSYS_ID, M88E1011_PHY_ID2, true);
+    check_model("e1000-82544gc", E1000_DEV_ID_82544GC_COPPER, E1000_SUBSYS_ID_82544GC,
+                M88E1000_PHY_ID2, false);
+    check_model("e1000-82545em", E1000_DEV_ID_82545EM_COPPER, E1000_SUBSYS_ID_82545EM,
+                M88E1011_PHY_ID2, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pci_identity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eeprom_eerd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eeprom_bitbang, setup, teardown),
+        cmocka_unit_test(test_models),
         cmocka_unit_test(test_mac_property_and_defaults),
         cmocka_unit_test_setup_teardown(test_phy_mdic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_phy_speed_duplex, setup, teardown),

@@ -723,9 +723,20 @@ static void e1000_add_doorbells(E1000State *s)
         doorbell_add(s->db_group, mr, E1000_TDT, 4, E1000_DOORBELL_MAX, &e1000_tdt_doorbell, s);
 }
 
+/* the models (E1000Model), with their types at the end of this file */
+#define E1000_NMODELS 3
+static const E1000Model e1000_models[E1000_NMODELS];
+
 static int e1000_realize(Object *obj, Machine *m, Error *err)
 {
     E1000State *s = (E1000State *)obj;
+
+    s->model = &e1000_models[0];
+    for (size_t i = 0; i < E1000_NMODELS; i++) {
+        if (obj->type == e1000_models[i].type) {
+            s->model = &e1000_models[i];
+        }
+    }
 
     if (!s->netdev_id) {
         return error_setf(err, "e1000: netdev= is required");
@@ -751,8 +762,9 @@ static int e1000_realize(Object *obj, Machine *m, Error *err)
     s->ram = &m->ram;
     e1000_eeprom_init(s);
     phy_reset(s);
-    pci_device_init(&s->pci, "e1000", E1000_VENDOR_INTEL, E1000_DEV_ID_82540EM, E1000_SUBSYS_VENDOR,
-                    E1000_SUBSYS_ID, E1000_CLASS_ETHERNET, E1000_REVISION);
+    pci_device_init(&s->pci, obj->type->name, E1000_VENDOR_INTEL, s->model->device_id,
+                    E1000_SUBSYS_VENDOR, s->model->subsys_id, E1000_CLASS_ETHERNET,
+                    s->model->revision);
     pci_register_bar(&s->pci, 0, E1000_MMIO_SIZE, false, &e1000_mmio_ops, s, "e1000-mmio");
     pci_register_bar(&s->pci, 1, E1000_IO_SIZE, true, &e1000_io_ops, s, "e1000-io");
     exitstats_set_namer(&s->pci.bar[0].region, e1000_mmio_reg_name);
@@ -818,14 +830,31 @@ static const Property e1000_props[] = {
     PROP_END,
 };
 
-static const TypeInfo e1000_info = {
-    .name = "e1000",
-    .kind = TYPE_KIND_DEVICE,
-    .bus = "PCI",
-    .desc = "Intel 82540EM Gigabit Ethernet (PRO/1000 MT Desktop)",
-    .instance_size = sizeof(E1000State),
-    .props = e1000_props,
-    .realize = e1000_realize,
+/* One type per model, all with the same properties and realize. */
+#define E1000_TYPE(var, type_name, description)                                                    \
+    static const TypeInfo var = {                                                                  \
+        .name = type_name,                                                                         \
+        .kind = TYPE_KIND_DEVICE,                                                                  \
+        .bus = "PCI",                                                                              \
+        .desc = description,                                                                       \
+        .instance_size = sizeof(E1000State),                                                       \
+        .props = e1000_props,                                                                      \
+        .realize = e1000_realize,                                                                  \
+    }
+E1000_TYPE(e1000_info, "e1000", "Intel 82540EM Gigabit Ethernet (PRO/1000 MT Desktop)");
+E1000_TYPE(e1000_82544gc_info, "e1000-82544gc",
+           "Intel 82544GC Gigabit Ethernet (PRO/1000 T Desktop)");
+E1000_TYPE(e1000_82545em_info, "e1000-82545em",
+           "Intel 82545EM Gigabit Ethernet (PRO/1000 MT Server)");
+
+static const E1000Model e1000_models[E1000_NMODELS] = {
+    {&e1000_info, E1000_DEV_ID_82540EM, E1000_SUBSYS_ID, E1000_REVISION, M88E1011_PHY_ID2, true},
+    {&e1000_82544gc_info, E1000_DEV_ID_82544GC_COPPER, E1000_SUBSYS_ID_82544GC, E1000_REVISION,
+     M88E1000_PHY_ID2, false},
+    {&e1000_82545em_info, E1000_DEV_ID_82545EM_COPPER, E1000_SUBSYS_ID_82545EM, E1000_REVISION,
+     M88E1011_PHY_ID2, true},
 };
 
 TYPE_REGISTER(e1000_info)
+TYPE_REGISTER(e1000_82544gc_info)
+TYPE_REGISTER(e1000_82545em_info)

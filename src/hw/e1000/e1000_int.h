@@ -125,8 +125,27 @@ typedef struct E1000Eecd {
     uint8_t addr;
 } E1000Eecd;
 
+/* The 8254x models that share this implementation (QEMU's -device e1000,
+ * e1000-82544gc, e1000-82545em): what the Linux driver and others key on.
+ * The driver tells them apart by device ID (e1000_set_mac_type); from then
+ * on it expects the PHY that model carries (e1000_detect_gig_phy accepts
+ * only 0x01410C30 on the 82544 and 0x01410C20 on the 82540/82545) and, from
+ * the 82540 on, asks for the EEPROM with EECD.REQ and waits for EECD.GNT
+ * before bit-banging it; the 82544 has no such arbitration (SDM 13.4.3).
+ * None of the three is on a PCI-X bus here: STATUS.PCIX_MODE stays clear, so
+ * the driver's PCI-X workarounds (82544 errata) stay off. */
+typedef struct E1000Model {
+    const TypeInfo *type; /* -device e1000, e1000-82544gc, e1000-82545em */
+    uint16_t device_id;
+    uint16_t subsys_id; /* with vendor E1000_SUBSYS_VENDOR */
+    uint8_t revision;
+    uint16_t phy_id2;
+    bool eecd_arbitration; /* EECD.REQ / EECD.GNT exist */
+} E1000Model;
+
 typedef struct E1000State {
     Object obj; /* first: the object model's handle */
+    const E1000Model *model;
     /* properties */
     char *netdev_id;
     MacProp conf_mac;

@@ -27,9 +27,9 @@ void e1000_eeprom_init(E1000State *s)
     e[EEPROM_PBA_BYTE_2] = 0x0000;
     e[EEPROM_INIT_CONTROL1_REG] = EEPROM_WORD0A_SIGNATURE | EEPROM_WORD0A_FD |
                                   EEPROM_WORD0A_LOAD_DEV_ID | EEPROM_WORD0A_LOAD_SUBSYS_ID;
-    e[EEPROM_SUBSYSTEM_ID] = E1000_SUBSYS_ID;
+    e[EEPROM_SUBSYSTEM_ID] = s->model->subsys_id;
     e[EEPROM_SUBSYSTEM_VENDOR] = E1000_SUBSYS_VENDOR;
-    e[EEPROM_DEVICE_ID] = E1000_DEV_ID_82540EM;
+    e[EEPROM_DEVICE_ID] = s->model->device_id;
     e[EEPROM_VENDOR_ID] = E1000_VENDOR_INTEL;
     /* Autonegotiation on; no PAUSE advertised: the model neither sends nor
      * honours PAUSE frames, so drivers that follow the EEPROM default to no
@@ -46,7 +46,8 @@ void e1000_eeprom_init(E1000State *s)
     e[EEPROM_CHECKSUM_REG] = (uint16_t)(EEPROM_SUM - sum);
 }
 
-/* EECD reads: pins as written, GNT follows REQ, the EEPROM drives DO. */
+/* EECD reads: pins as written, GNT follows REQ (where the model has them),
+ * the EEPROM drives DO. */
 uint32_t get_eecd(E1000State *s, int index)
 {
     (void)index;
@@ -80,10 +81,11 @@ void set_eecd(E1000State *s, int index, uint32_t val)
 {
     (void)index;
     E1000Eecd *ee = &s->eecd;
-    uint32_t keep =
-        E1000_EECD_SK | E1000_EECD_CS | E1000_EECD_DI | E1000_EECD_FWE_MASK | E1000_EECD_REQ;
+    uint32_t keep = E1000_EECD_SK | E1000_EECD_CS | E1000_EECD_DI | E1000_EECD_FWE_MASK |
+                    (s->model->eecd_arbitration ? E1000_EECD_REQ : 0);
     s->mac_reg[R(E1000_EECD)] = val & keep;
-    if (!(val & E1000_EECD_REQ)) {
+    /* the 82544 has no REQ/GNT: its pins are always software's */
+    if (s->model->eecd_arbitration && !(val & E1000_EECD_REQ)) {
         /* not granted: the pins belong to the hardware */
         ee->pins = 0;
         ee->reading = ee->ignoring = false;
@@ -158,7 +160,7 @@ void phy_reset(E1000State *s)
     memset(s->phy_reg, 0, sizeof(s->phy_reg));
     s->phy_reg[PHY_CTRL] = MII_CR_AUTO_NEG_EN | MII_CR_FULL_DUPLEX | MII_CR_SPEED_SELECT_MSB;
     s->phy_reg[PHY_ID1] = M88E1011_PHY_ID1;
-    s->phy_reg[PHY_ID2] = M88E1011_PHY_ID2;
+    s->phy_reg[PHY_ID2] = s->model->phy_id2;
     s->phy_reg[PHY_AUTONEG_ADV] = NWAY_AR_SELECTOR_802_3 | NWAY_AR_10T_HD_CAPS |
                                   NWAY_AR_10T_FD_CAPS | NWAY_AR_100TX_HD_CAPS |
                                   NWAY_AR_100TX_FD_CAPS;
