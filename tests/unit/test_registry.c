@@ -108,9 +108,9 @@ static void __attribute__((constructor)) test_types_register(void)
     type_register(&aaa_info);
 }
 
-    /* ---- the registry ---- */
+/* ---- the registry ---- */
 
-    static void test_type_find(void **state)
+static void test_type_find(void **state)
 {
     (void)state;
     assert_ptr_equal(type_find("testdev", TYPE_KIND_DEVICE), &testdev_info);
