@@ -25,7 +25,7 @@ want=("$@")
 wants() { [ ${#want[@]} -eq 0 ] && return 0; local w; for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 if wants unit; then
-    say "include directions"
+    say "include directions (tools/check-includes.sh)"
     bash tools/check-includes.sh || failed+=(includes)
     say "formatting (clang-format --dry-run -Werror, the repo's .clang-format)"
     find src tests bench -name '*.[ch]' -print0 | sort -z |
