@@ -4,6 +4,7 @@
  * through BAR0 the way a driver does, and checks what lands in guest memory,
  * what reaches the backend and what the interrupt line does. Checksums are
  * recomputed here from scratch, never with the device's helpers. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -2132,6 +2133,43 @@ static void test_hostile_random(void **state)
 #undef RND
 }
 
+/* A realize that fails after it took timers and doorbells (the PCI bus is
+ * full) gives them back: no fd stays open, no loop handler points at the
+ * failed device. */
+static int open_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++) {
+        n += fcntl(fd, F_GETFD) != -1;
+    }
+    return n;
+}
+
+static void test_realize_failure_releases(void **state)
+{
+    E1000Fixture *f = *state;
+    Error err = {{0}};
+    char name[32], opts[64];
+    int added = 0;
+    for (int i = 0; i < PCI_MAX_DEVICES; i++) {
+        snprintf(name, sizeof(name), "fill-backend-%d", i);
+        NetClient *b = net_client_new(f->backend->info, name, f);
+        net_backend_register(b);
+        snprintf(opts, sizeof(opts), "e1000,netdev=%s", name);
+        Object *o = object_new_from_opts(opts, TYPE_KIND_DEVICE, &err);
+        assert_non_null(o);
+        int fds = open_fds();
+        if (o->type->realize(o, &f->m, &err) < 0) {
+            /* the bus is full: everything the device took is back */
+            assert_int_equal(open_fds(), fds);
+            object_free(o);
+            break;
+        }
+        added++;
+    }
+    assert_true(added > 0 && added < PCI_MAX_DEVICES);
+}
+
 /* The other 8254x models (-device e1000-82544gc, e1000-82545em): their own
  * PCI identity, EEPROM image and PHY, as the Linux driver keys on them
  * (e1000_set_mac_type, e1000_detect_gig_phy, e1000_acquire_eeprom). */
@@ -2190,6 +2228,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_eeprom_eerd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eeprom_bitbang, setup, teardown),
         cmocka_unit_test(test_models),
+        cmocka_unit_test_setup_teardown(test_realize_failure_releases, setup, teardown),
         cmocka_unit_test(test_mac_property_and_defaults),
         cmocka_unit_test_setup_teardown(test_phy_mdic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_phy_speed_duplex, setup, teardown),
