@@ -243,6 +243,11 @@ on_promisc_traffic() {
 }
 on_mtu_9000() { ip -n "$1" link set tap0 mtu 9000; }
 on_mtu_1500() { ip -n "$1" link set tap0 mtu 1500; }
+on_mtu_host_ping() {
+    # 8972 bytes of ICMP payload with DF: a 9014-byte frame each way, whole
+    timeout 120 ip netns exec "$1" ping -M do -s 8972 -c 5 -i 0.2 -W 30 -q "$GUEST_IP" \
+        >"$L-1-mtu-host-ping.txt" 2>&1
+}
 on_eth1_pings() {
     # 100 pings to the guest's eth1 while the guest pings through eth0
     host_pings "$1" 100 10.77.1.2 "${BOOT_LOG%.log}-eth1-pings.txt" &
@@ -374,6 +379,9 @@ check_boot1() {
     want "$log" mtu_jumbo8972_received 5 "MTU 9000: 8972-byte pings (9014-byte frames), replies"
     want "$log" mtu_jumbo_frag_created 0 "MTU 9000: no fragments sent (jumbo frames went out whole)"
     want "$log" mtu_jumbo_reasm 0 "MTU 9000: no fragments received (the replies came in whole)"
+    check_pings "MTU 9000: host -> guest ping -M do -s 8972 (9014-byte frames, DF)" 5 "$L-1-mtu-host-ping.txt"
+    want_ge "$log" mtu_iperf_tcp_received 1 "MTU 9000: iperf3 TCP guest -> host, bytes"
+    want_ge "$log" mtu_iperf_tcp_r_received 1 "MTU 9000: iperf3 TCP host -> guest, bytes"
     want "$log" mtu_back_received 5 "MTU back to 1500: pings, replies"
 
     # link down/up, module reload

@@ -4,6 +4,8 @@
 #   tcp    TCP guest -> host       tcp_r  TCP host -> guest (-R)
 #   udp    UDP guest -> host at 1 Mbit/s
 # Asserts function, not speed: the transfer completes and carries bytes.
+# Run from another scenario (e1000-mtu), IPERF_MODES overrides the modes and
+# IPERF_PREFIX the result keys' prefix (default iperf).
 #   E1KVM-RESULT iperf_MODE_rc N         iperf3's exit code (124: timed out)
 #   E1KVM-RESULT iperf_MODE_error 0|1    iperf3 reported an error
 #   E1KVM-RESULT iperf_MODE_sent BYTES   end.sum_sent.bytes
@@ -11,6 +13,8 @@
 #   E1KVM-RESULT iperf_udp_packets N, iperf_udp_lost N   (receiver side)
 . /scenarios/e1000-common.sh
 cmdline_arg -v modes e1kvm.iperf tcp,tcp_r,udp
+modes=${IPERF_MODES:-$modes}
+P=${IPERF_PREFIX:-iperf}
 e1k_up || log "no carrier on $IFC"
 
 rc=0
@@ -22,13 +26,13 @@ for m in "$@"; do
 	tcp) opts="" ;;
 	tcp_r) opts="-R" ;;
 	udp) opts="-u -b 1M" ;;
-	*) result iperf_${m}_rc 127; rc=1; continue ;;
+	*) result ${P}_${m}_rc 127; rc=1; continue ;;
 	esac
 	# --connect-timeout and timeout: a dead data path must not hang us
 	timeout 90 iperf3 -c "$PEER" -t 3 -J --connect-timeout 5000 $opts \
 		>/tmp/iperf.json 2>/tmp/iperf.err
 	r=$?
-	result iperf_${m}_rc $r
+	result ${P}_${m}_rc $r
 	# iperf3 -J pretty-prints one key per line: the top-level "error" has
 	# one tab of indent, end.sum_sent / end.sum_received two, their keys
 	# three.
@@ -42,12 +46,12 @@ for m in "$@"; do
 		}
 		END { printf "%d %d %d %d %d\n", err, v["sent_bytes"], v["recv_bytes"],
 			v["recv_packets"], v["recv_lost_packets"] }' /tmp/iperf.json)
-	result iperf_${m}_error "$1"
-	result iperf_${m}_sent "$2"
-	result iperf_${m}_received "$3"
+	result ${P}_${m}_error "$1"
+	result ${P}_${m}_sent "$2"
+	result ${P}_${m}_received "$3"
 	if [ "$m" = udp ]; then
-		result iperf_udp_packets "$4"
-		result iperf_udp_lost "$5"
+		result ${P}_udp_packets "$4"
+		result ${P}_udp_lost "$5"
 	fi
 	[ $r = 0 ] && [ "$1" = 0 ] && [ "$3" -gt 0 ] || rc=1
 done
