@@ -511,9 +511,12 @@ static uint32_t newest_tail(E1000State *s, unsigned tail, unsigned len, const ui
     return best;
 }
 
+/* (From the main loop too, when the group's fd fires: the writes the guest
+ * posted before it rang come first there as well.) */
 static void e1000_rdt_rang(void *opaque, const uint32_t *values, unsigned n)
 {
     E1000State *s = opaque;
+    e1000_take_posted(s);
     uint32_t v = newest_tail(s, E1000_RDT, E1000_RDLEN, values, n);
     TRACE(e1000_mmio_write, "RDT <- %#x (doorbell: KVM ioeventfd, no exit)", v);
     set_rdt(s, R(E1000_RDT), v);
@@ -522,6 +525,7 @@ static void e1000_rdt_rang(void *opaque, const uint32_t *values, unsigned n)
 static void e1000_tdt_rang(void *opaque, const uint32_t *values, unsigned n)
 {
     E1000State *s = opaque;
+    e1000_take_posted(s);
     uint32_t v = newest_tail(s, E1000_TDT, E1000_TDLEN, values, n);
     TRACE(e1000_mmio_write, "TDT <- %#x (doorbell: KVM ioeventfd, no exit)", v);
     set_tdt(s, R(E1000_TDT), v);
