@@ -267,18 +267,18 @@ void memory_region_unwatch_writes(MemoryRegion *mr, void *opaque)
     mr->nwatch = out;
 }
 
-/* The unit an access is carried out in: the access itself when the ops
- * take it as it is, else the nearest implemented size (naturally aligned
- * units cover an unaligned access). */
+/* The unit an access is carried out in: 0 when the ops take it as it is,
+ * else the nearest implemented size (naturally aligned units cover an
+ * unaligned access). */
 static unsigned access_unit(const MemoryRegionOps *ops, uint64_t offset, unsigned size)
 {
     unsigned min = ops->min_access_size, max = ops->max_access_size;
     if (!min)
-        return size;
+        return 0;
     if (!max || max < min)
         max = min;
     if (size >= min && size <= max && !(offset & (size - 1)))
-        return size;
+        return 0;
     return size > max ? max : min;
 }
 
@@ -288,7 +288,7 @@ uint64_t memory_region_dispatch_read(MemoryRegion *mr, uint64_t offset, unsigned
     if (size == 0 || size > 8 || !ops->read)
         return 0;
     unsigned unit = access_unit(ops, offset, size);
-    if (unit == size && (!ops->min_access_size || !(offset & (size - 1))))
+    if (!unit)
         return ops->read(mr->opaque, offset, size);
     uint64_t val = 0;
     for (uint64_t a = offset & ~(uint64_t)(unit - 1); a < offset + size && a < mr->size;
@@ -308,7 +308,7 @@ void memory_region_dispatch_write(MemoryRegion *mr, uint64_t offset, uint64_t va
     if (size == 0 || size > 8 || !ops->write)
         return;
     unsigned unit = access_unit(ops, offset, size);
-    if (unit == size && (!ops->min_access_size || !(offset & (size - 1)))) {
+    if (!unit) {
         ops->write(mr->opaque, offset, value, size);
     } else {
         for (uint64_t a = offset & ~(uint64_t)(unit - 1); a < offset + size && a < mr->size;
