@@ -61,6 +61,14 @@ static void doorbell_forget(Doorbell *d)
     d->count = 0;
 }
 
+static void doorbell_free(Doorbell *d)
+{
+    free(d->fd);
+    free(d->value);
+    free(d->rang);
+    free(d);
+}
+
 void doorbell_group_free(DoorbellGroup *g)
 {
     if (!g)
@@ -69,10 +77,7 @@ void doorbell_group_free(DoorbellGroup *g)
         Doorbell *d = g->db[i];
         doorbell_forget(d);
         memory_region_unwatch_writes(d->mr, d);
-        free(d->fd);
-        free(d->value);
-        free(d->rang);
-        free(d);
+        doorbell_free(d);
     }
     loop_set_fd_handler(g->epfd, NULL, NULL, NULL);
     close(g->epfd);
@@ -112,10 +117,7 @@ Doorbell *doorbell_add(DoorbellGroup *g, MemoryRegion *mr, uint64_t offset, uint
     if (!d->fd || !d->value || !d->rang)
         die("out of memory");
     if (memory_region_watch_writes(mr, offset, len, doorbell_write_exited, d) < 0) {
-        free(d->fd);
-        free(d->value);
-        free(d->rang);
-        free(d);
+        doorbell_free(d);
         return NULL;
     }
     g->db[g->n++] = d;
