@@ -37,6 +37,12 @@
 #define PCI_INTERRUPT_LINE 0x3c
 #define PCI_INTERRUPT_PIN 0x3d
 
+/* capability IDs (PCI Local Bus 3.0, appendix H) */
+#define PCI_CAP_ID_PM 0x01   /* power management */
+#define PCI_CAP_ID_VNDR 0x09 /* vendor specific (virtio's structures) */
+#define PCI_CAP_ID_MSIX 0x11
+#define PCI_CAP_LIST_NEXT 1 /* offset of the next pointer in a capability */
+
 #define PCI_NUM_BARS 6
 #define PCI_CONFIG_SIZE 256
 #define PCI_MAX_DEVICES 32
@@ -60,6 +66,7 @@ struct PCIDevice {
     PCIBar bar[PCI_NUM_BARS];
     int irq_level; /* level the device asks for (before INTx disable) */
     int gsi;       /* interrupt input of the IOAPIC this INTx is wired to */
+    struct PCIMsix *msix; /* MSI-X state (hw/msix.c), NULL without */
     /* optional hook after a config write (e.g. a device that tracks COMMAND) */
     void (*config_written)(PCIDevice *d, uint32_t addr, uint32_t val, int len);
 };
@@ -78,6 +85,32 @@ void pci_device_init(PCIDevice *d, const char *name, uint16_t vendor, uint16_t d
  * programmed and decoding is enabled in COMMAND. */
 void pci_register_bar(PCIDevice *d, int n, uint64_t size, bool io, const MemoryRegionOps *ops,
                       void *opaque, const char *name);
+/* Add a capability of size bytes (>= 2) with the given ID to config space,
+ * linked at the head of the capability list (STATUS.CAP_LIST set); returns
+ * its offset (dword aligned, >= 0x40) or -1 when config space is full. The
+ * caller fills the body after the two header bytes, and its wmask. */
+int pci_add_capability(PCIDevice *d, uint8_t id, uint8_t size);
+/* The PCI power management capability (PCI PM 1.2): D0 and D3hot through
+ * PMCSR, no PME. Returns its offset or -1. */
+int pci_add_pm_capability(PCIDevice *d);
+
+/* How the bus delivers message-signalled interrupts (MSI-X, hw/msix.h):
+ * in the VMM KVM's GSI routing with an irqfd per route (hw/board.c), in
+ * unit tests a recorder. send is required; the route calls are optional
+ * (NULL: every message goes through send). A route is a handle >= 0 for
+ * one (address, data) pair: add returns -1 when none is left (the caller
+ * falls back to send), fire delivers its message. */
+typedef struct PCIMsiRouter {
+    void (*send)(void *opaque, uint64_t addr, uint32_t data);
+    int (*route_add)(void *opaque, uint64_t addr, uint32_t data);
+    int (*route_update)(void *opaque, int route, uint64_t addr, uint32_t data);
+    void (*route_del)(void *opaque, int route);
+    void (*route_fire)(void *opaque, int route);
+} PCIMsiRouter;
+void pci_bus_set_msi_router(PCIBus *bus, const PCIMsiRouter *r, void *opaque);
+/* Deliver one message through the bus's router (ignored without one). */
+void pci_msi_send(PCIDevice *d, uint64_t addr, uint32_t data);
+
 /* Place the device in the first free slot, assign BARs and the interrupt. */
 int pci_bus_add_device(PCIBus *bus, PCIDevice *d, Error *err);
 
