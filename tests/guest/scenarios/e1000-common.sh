@@ -72,16 +72,18 @@ ping_parse() {
 # connection, not a series of refused attempts: e1000-stats counts the
 # frames in between.  The request is repeated every ~10 s while we wait (a
 # console line torn by other output would otherwise be missed; the host
-# serves each seq once), and nc is restarted (3 tries) should it die
-# without an answer (the exec quirk above).  Bounded: nc gives up after 300
-# s; returns 1 without an answer.
+# serves each seq once), and nc is restarted should it die without an
+# answer (the exec quirk above): up to 8 tries, a second apart, each logged
+# with nc's exit status (three quick tries once all died in a row).
+# Bounded: nc gives up after 300 s; returns 1 without an answer.
 host_step() {
-	local _pid _i _try=0 _found _seq=0
+	local _pid _i _try=0 _found _seq=0 _rc
 	read -r _seq 2>/dev/null </tmp/host_step.seq
 	_seq=$((_seq + 1))
 	echo $_seq >/tmp/host_step.seq
 	HOST_ANSWER=""
-	while [ -z "$HOST_ANSWER" ] && [ $_try -lt 3 ]; do
+	while [ -z "$HOST_ANSWER" ] && [ $_try -lt 8 ]; do
+		[ $_try = 0 ] || sleep 1
 		_try=$((_try + 1))
 		rm -f /tmp/host_step
 		timeout 300 nc -l -p 7777 </dev/null >/tmp/host_step 2>/dev/null &
@@ -105,7 +107,9 @@ host_step() {
 			_i=$((_i + 1))
 		done
 		wait $_pid
+		_rc=$?
 		read -r HOST_ANSWER </tmp/host_step
+		[ -n "$HOST_ANSWER" ] || log "host_step $1: try $_try: nc ended (status $_rc) without an answer"
 	done
 	if [ -z "$HOST_ANSWER" ]; then
 		log "host_step $1: no answer from the host"
