@@ -148,9 +148,13 @@ int vm_run(Vm *vm)
         int reason = atomic_load(&vm->stop_reason);
         bool again = reason == VM_STOP_RESET && !vm->cfg.no_reboot;
         kvm_destroy_vm(vm);
-        if (again)
+        if (again) {
             for (ResetHook *h = reset_hooks; h; h = h->next)
                 h->fn(h->opaque);
+            for (Object *o = vm->m.objects; o; o = o->next)
+                if (o->type->reset)
+                    o->type->reset(o);
+        }
         device_unlock();
         if (again)
             continue;

@@ -85,6 +85,10 @@ struct TypeInfo {
     bool needs_host_sockets;
     /* Attach the configured instance to the machine. */
     int (*realize)(Object *obj, Machine *m, Error *err);
+    /* The machine resets (the guest rebooted): back to the power-on state
+     * before the guest boots again, so that no device DMAs into the new
+     * guest's memory through rings the old one set up. NULL: nothing. */
+    void (*reset)(Object *obj);
 };
 
 void type_register(const TypeInfo *info);

@@ -834,7 +834,16 @@ static const Property e1000_props[] = {
     PROP_END,
 };
 
-/* One type per model, all with the same properties and realize. */
+/* The machine resets (the guest rebooted): power-on state, the PHY too, so
+ * that neither unit works on the old guest's rings in the new one's RAM. */
+static void e1000_machine_reset(Object *obj)
+{
+    E1000State *s = (E1000State *)obj;
+    phy_reset(s);
+    e1000_reset(s);
+}
+
+/* One type per model, all with the same properties, realize and reset. */
 #define E1000_TYPE(var, type_name, description)                                                    \
     static const TypeInfo var = {                                                                  \
         .name = type_name,                                                                         \
@@ -844,6 +853,7 @@ static const Property e1000_props[] = {
         .instance_size = sizeof(E1000State),                                                       \
         .props = e1000_props,                                                                      \
         .realize = e1000_realize,                                                                  \
+        .reset = e1000_machine_reset,                                                              \
     }
 E1000_TYPE(e1000_info, "e1000", "Intel 82540EM Gigabit Ethernet (PRO/1000 MT Desktop)");
 E1000_TYPE(e1000_82544gc_info, "e1000-82544gc",
