@@ -93,3 +93,55 @@ void iov_to_buf(const struct iovec *iov, int iovcnt, uint8_t *buf, size_t len)
         off += n;
     }
 }
+
+size_t iov_to_buf_at(const struct iovec *iov, int iovcnt, size_t off, void *buf, size_t len)
+{
+    size_t done = 0;
+    for (int i = 0; i < iovcnt && done < len; i++) {
+        if (off >= iov[i].iov_len) {
+            off -= iov[i].iov_len;
+            continue;
+        }
+        size_t n = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
+        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, n);
+        done += n;
+        off = 0;
+    }
+    return done;
+}
+
+size_t iov_from_buf_at(const struct iovec *iov, int iovcnt, size_t off, const void *buf, size_t len)
+{
+    size_t done = 0;
+    for (int i = 0; i < iovcnt && done < len; i++) {
+        if (off >= iov[i].iov_len) {
+            off -= iov[i].iov_len;
+            continue;
+        }
+        size_t n = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
+        memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, n);
+        done += n;
+        off = 0;
+    }
+    return done;
+}
+
+int iov_slice(const struct iovec *src, int srccnt, size_t off, size_t len, struct iovec *dst,
+              int dst_max)
+{
+    int n = 0;
+    for (int i = 0; i < srccnt && len; i++) {
+        if (off >= src[i].iov_len) {
+            off -= src[i].iov_len;
+            continue;
+        }
+        if (n == dst_max) {
+            return -1;
+        }
+        size_t piece = src[i].iov_len - off < len ? src[i].iov_len - off : len;
+        dst[n++] = (struct iovec){.iov_base = (uint8_t *)src[i].iov_base + off, .iov_len = piece};
+        len -= piece;
+        off = 0;
+    }
+    return n;
+}

@@ -47,6 +47,11 @@ static inline void st32be(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+static inline uint16_t ld16le(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
 static inline uint32_t ld32le(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -81,5 +86,15 @@ uint32_t eth_crc32(const uint8_t *p, size_t len);
 /* Bytes in an iovec; copy its first len bytes out (len <= iov_size). */
 size_t iov_size(const struct iovec *iov, int iovcnt);
 void iov_to_buf(const struct iovec *iov, int iovcnt, uint8_t *buf, size_t len);
+/* Copy len bytes out of the iovec from byte off on / into it from byte off
+ * on; both stop at its end and return the bytes copied. */
+size_t iov_to_buf_at(const struct iovec *iov, int iovcnt, size_t off, void *buf, size_t len);
+size_t iov_from_buf_at(const struct iovec *iov, int iovcnt, size_t off, const void *buf,
+                       size_t len);
+/* The pieces of src that hold bytes [off, off + len) as a new iovec in dst
+ * (no copy): their count, or -1 if more than dst_max would be needed. Ends
+ * early at src's end. */
+int iov_slice(const struct iovec *src, int srccnt, size_t off, size_t len, struct iovec *dst,
+              int dst_max);
 
 #endif

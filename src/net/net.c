@@ -385,6 +385,16 @@ void net_rx_filter_changed(NetClient *nc)
     }
 }
 
+bool net_has_offload(NetClient *nc)
+{
+    return nc && nc->info->set_offload && net_has_vnet_hdr(nc);
+}
+
+int net_set_offload(NetClient *nc, unsigned flags)
+{
+    return net_has_offload(nc) ? nc->info->set_offload(nc, flags) : -1;
+}
+
 bool net_has_vnet_hdr(NetClient *nc)
 {
     return nc && nc->info->has_vnet_hdr && nc->info->has_vnet_hdr(nc);

@@ -53,9 +53,20 @@ typedef struct NetClientInfo {
      * hand-off asks has_vnet_hdr() and then switches it on. */
     bool (*has_vnet_hdr)(NetClient *nc);
     void (*using_vnet_hdr)(NetClient *nc, bool enable);
+    /* Optional (backends with a vnet header): which offloaded frames the
+     * backend may hand its frontend from now on (NET_OFFLOAD_* bits: frames
+     * with a partial checksum, TSO frames), as the frontend's driver
+     * accepted them. Returns 0, or -1 if the backend cannot. */
+    int (*set_offload)(NetClient *nc, unsigned flags);
     /* Optional (NICs): the receive filter state, for QMP query-rx-filter. */
     void (*query_rx_filter)(NetClient *nc, NetRxFilter *out);
 } NetClientInfo;
+
+/* NetClientInfo.set_offload: what the receiver side can take whole */
+#define NET_OFFLOAD_CSUM 0x1 /* partial checksums (VIRTIO_NET_HDR_F_NEEDS_CSUM) */
+#define NET_OFFLOAD_TSO4 0x2
+#define NET_OFFLOAD_TSO6 0x4
+#define NET_OFFLOAD_ECN 0x8
 
 /* What a NIC's receive filter lets in (QMP query-rx-filter). */
 struct NetRxFilter {
@@ -143,6 +154,10 @@ void net_set_link(NetClient *nc, bool up);
 /* The optional vnet header capability of @nc (false / no-op if none). */
 bool net_has_vnet_hdr(NetClient *nc);
 void net_using_vnet_hdr(NetClient *nc, bool enable);
+/* The backend of @nc can be told which offloaded frames to hand over
+ * (vnet header on and a set_offload); set them: 0, or -1 if it cannot. */
+bool net_has_offload(NetClient *nc);
+int net_set_offload(NetClient *nc, unsigned flags);
 /* For backends' using_vnet_hdr: frames on @nc's link now carry @len bytes of
  * virtio_net_hdr first (0: none), both ways; sets both ends. */
 void net_link_set_vnet_hdr_len(NetClient *nc, size_t len);
