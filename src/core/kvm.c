@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -32,6 +33,8 @@ static const struct {
     {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
 };
 
+static void msi_probe(Vm *vm);
+
 int kvm_open(Vm *vm, Error *err)
 {
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -50,6 +53,7 @@ int kvm_open(Vm *vm, Error *err)
     vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (vm->run_size <= 0)
         return error_setf(err, "KVM_GET_VCPU_MMAP_SIZE failed: %s", strerror(errno));
+    msi_probe(vm);
     int max_vcpus = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (max_vcpus > 0 && vm->cfg.smp > max_vcpus)
         return error_setf(err, "-smp %d: this KVM allows at most %d vCPUs", vm->cfg.smp, max_vcpus);
@@ -191,6 +195,7 @@ static MemoryListener kvm_listener = {
 
 static void intx_open(Vm *vm);
 static void intx_close(Vm *vm);
+static void msi_routes_install(Vm *vm);
 
 int kvm_create_vm(Vm *vm, Error *err)
 {
@@ -236,6 +241,7 @@ int kvm_create_vm(Vm *vm, Error *err)
         cpage > 0 && page > 0 && (long)(cpage + 1) * page <= vm->run_size ? cpage : 0;
     vm->posted_ring = NULL;
     intx_open(vm);
+    msi_routes_install(vm);
     kvm_listener.opaque = vm;
     address_space_set_listener(&vm->m.mmio, &kvm_listener);
     address_space_set_listener(&vm->m.pio, &kvm_listener);
@@ -248,6 +254,9 @@ void kvm_destroy_vm(Vm *vm)
      * still queued: the machine is being reset) */
     vm->posted_ring = NULL;
     intx_close(vm);
+    /* the irqfds go with the VM fd; the routes' eventfds stay for the next */
+    for (int i = 0; i < VM_MSI_ROUTES; i++)
+        vm->msi_routes[i].installed = false;
     address_space_drop_listener_state(&vm->m.mmio);
     address_space_drop_listener_state(&vm->m.pio);
     for (int i = 0; i < vm->cfg.smp; i++)
@@ -404,4 +413,196 @@ void kvm_set_irq(void *opaque, int gsi, int level)
         return;
     struct kvm_irq_level l = {.irq = (uint32_t)gsi, .level = (uint32_t)level};
     ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+/* MSI through KVM's GSI routing table and irqfds.
+ *
+ * A message is an (address, data) pair. KVM_SIGNAL_MSI delivers one from
+ * an ioctl; a route gives the pair a GSI of its own (an entry of type
+ * KVM_IRQ_ROUTING_MSI) with an eventfd registered by KVM_IRQFD, so a
+ * message is an 8-byte write to the eventfd, which KVM injects straight
+ * from the wakeup without taking the VM's locks, and which any thread (or
+ * later the kernel: vhost) may do.
+ *
+ * KVM_SET_GSI_ROUTING replaces the whole table, including the routes
+ * KVM_CREATE_IRQCHIP installed for the interrupt controllers' inputs
+ * (arch/x86/kvm/irq_comm.c, default_routing): GSIs 0-15 on the IOAPIC pin
+ * of that number and on the PIC (master for 0-7, slave for 8-15, pin GSI
+ * mod 8), GSIs 16-23 on the IOAPIC only. Every table we set starts with
+ * those, so COM1, the PCI INTx lines and their resample irqfds see no
+ * difference.
+ *
+ * Reset: the Vm keeps the route table while the KVM VM is torn down and
+ * created again. kvm_destroy_vm forgets the irqfds (closing the VM fd
+ * deassigns them), kvm_create_vm sets the table again with what is still
+ * held and registers the same eventfds with the new VM, after emptying
+ * them: KVM injects a count left in an eventfd when it is assigned, and a
+ * message of the old boot must not reach the new one. Normally the
+ * devices' reset (msix_reset) has released every route by then. */
+#define IRQCHIP_GSIS 24 /* IOAPIC inputs; GSIs 0-15 also reach the PIC */
+#define PIC_GSIS 16
+#define MSI_FIRST_GSI IRQCHIP_GSIS
+
+static void msi_probe(Vm *vm)
+{
+    vm->has_signal_msi = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SIGNAL_MSI) > 0;
+    /* KVM_CAP_IRQ_ROUTING is the largest table KVM takes (also the bound
+     * on GSI numbers) */
+    int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING);
+    bool irqfd = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+    max -= IRQCHIP_GSIS + PIC_GSIS;
+    vm->msi_max_routes = !irqfd || max <= 0 ? 0 : max < VM_MSI_ROUTES ? max : VM_MSI_ROUTES;
+}
+
+static struct kvm_irq_routing_entry irqchip_route(uint32_t gsi, uint32_t chip, uint32_t pin)
+{
+    return (struct kvm_irq_routing_entry){
+        .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP, .u.irqchip = {.irqchip = chip, .pin = pin}};
+}
+
+/* Give KVM the whole table: the interrupt controllers' routes, then one
+ * entry per route held. */
+static int msi_routing_set(Vm *vm)
+{
+    if (vm->vm_fd < 0)
+        return 0; /* kvm_create_vm sets it */
+    size_t max = IRQCHIP_GSIS + PIC_GSIS + VM_MSI_ROUTES;
+    struct kvm_irq_routing *t = calloc(1, sizeof(*t) + max * sizeof(t->entries[0]));
+    if (!t)
+        return -1;
+    uint32_t n = 0;
+    for (uint32_t gsi = 0; gsi < IRQCHIP_GSIS; gsi++) {
+        t->entries[n++] = irqchip_route(gsi, KVM_IRQCHIP_IOAPIC, gsi);
+        if (gsi < PIC_GSIS)
+            t->entries[n++] = irqchip_route(
+                gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8);
+    }
+    for (int i = 0; i < VM_MSI_ROUTES; i++) {
+        const struct KvmMsiRoute *r = &vm->msi_routes[i];
+        if (r->fd < 0)
+            continue;
+        t->entries[n++] =
+            (struct kvm_irq_routing_entry){.gsi = (uint32_t)(MSI_FIRST_GSI + i),
+                                           .type = KVM_IRQ_ROUTING_MSI,
+                                           .u.msi = {.address_lo = (uint32_t)r->addr,
+                                                     .address_hi = (uint32_t)(r->addr >> 32),
+                                                     .data = r->data}};
+    }
+    t->nr = n;
+    int ret = ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, t);
+    free(t);
+    return ret < 0 ? -1 : 0;
+}
+
+static int msi_irqfd(Vm *vm, int i, bool deassign)
+{
+    struct kvm_irqfd irqfd = {.fd = (uint32_t)vm->msi_routes[i].fd,
+                              .gsi = (uint32_t)(MSI_FIRST_GSI + i),
+                              .flags = deassign ? KVM_IRQFD_FLAG_DEASSIGN : 0};
+    return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -1 : 0;
+}
+
+/* kvm_create_vm: the routes held go to the new VM (see above) */
+static void msi_routes_install(Vm *vm)
+{
+    bool any = false;
+    for (int i = 0; i < VM_MSI_ROUTES; i++) {
+        struct KvmMsiRoute *r = &vm->msi_routes[i];
+        r->installed = false;
+        if (r->fd < 0)
+            continue;
+        uint64_t stale;
+        while (read(r->fd, &stale, sizeof(stale)) == (ssize_t)sizeof(stale))
+            ; /* non-blocking: one read empties it, the loop ends on EAGAIN */
+        any = true;
+    }
+    /* without a route left KVM's own default table is the one we would set */
+    if (!any || msi_routing_set(vm) < 0)
+        return; /* routes not installed fire through KVM_SIGNAL_MSI */
+    for (int i = 0; i < VM_MSI_ROUTES; i++) {
+        struct KvmMsiRoute *r = &vm->msi_routes[i];
+        if (r->fd >= 0 && msi_irqfd(vm, i, false) == 0)
+            r->installed = true;
+    }
+}
+
+static struct KvmMsiRoute *msi_route(Vm *vm, int route)
+{
+    if (route < 0 || route >= VM_MSI_ROUTES || vm->msi_routes[route].fd < 0)
+        return NULL;
+    return &vm->msi_routes[route];
+}
+
+void kvm_msi_send(void *opaque, uint64_t addr, uint32_t data)
+{
+    Vm *vm = opaque;
+    if (vm->vm_fd < 0 || !vm->has_signal_msi)
+        return; /* no VM (between two boots), or no way to deliver */
+    struct kvm_msi msi = {
+        .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
+    ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi);
+}
+
+int kvm_msi_route_add(void *opaque, uint64_t addr, uint32_t data)
+{
+    Vm *vm = opaque;
+    int i;
+    for (i = 0; i < vm->msi_max_routes && vm->msi_routes[i].fd >= 0; i++)
+        ;
+    if (i >= vm->msi_max_routes)
+        return -1; /* none left (or no routing at all): the caller sends */
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct KvmMsiRoute *r = &vm->msi_routes[i];
+    *r = (struct KvmMsiRoute){.addr = addr, .data = data, .fd = fd};
+    if (vm->vm_fd < 0)
+        return i; /* installed by the next kvm_create_vm */
+    if (msi_routing_set(vm) < 0 || msi_irqfd(vm, i, false) < 0) {
+        close(fd);
+        *r = (struct KvmMsiRoute){.fd = -1};
+        msi_routing_set(vm); /* without the entry again */
+        return -1;
+    }
+    r->installed = true;
+    return i;
+}
+
+int kvm_msi_route_update(void *opaque, int route, uint64_t addr, uint32_t data)
+{
+    Vm *vm = opaque;
+    struct KvmMsiRoute *r = msi_route(vm, route);
+    if (!r)
+        return -1;
+    if (r->addr == addr && r->data == data)
+        return 0;
+    r->addr = addr;
+    r->data = data;
+    /* the irqfd follows its GSI's new entry (KVM re-reads the routes of
+     * every irqfd when the table changes) */
+    return msi_routing_set(vm);
+}
+
+void kvm_msi_route_del(void *opaque, int route)
+{
+    Vm *vm = opaque;
+    struct KvmMsiRoute *r = msi_route(vm, route);
+    if (!r)
+        return;
+    if (r->installed && vm->vm_fd >= 0)
+        msi_irqfd(vm, route, true); /* before its GSI leaves the table */
+    close(r->fd);
+    *r = (struct KvmMsiRoute){.fd = -1};
+    msi_routing_set(vm);
+}
+
+void kvm_msi_route_fire(void *opaque, int route)
+{
+    Vm *vm = opaque;
+    struct KvmMsiRoute *r = msi_route(vm, route);
+    if (!r)
+        return;
+    uint64_t one = 1;
+    if (!r->installed || write(r->fd, &one, sizeof(one)) != (ssize_t)sizeof(one))
+        kvm_msi_send(vm, r->addr, r->data);
 }

@@ -17,6 +17,17 @@ void kvm_destroy_vm(Vm *vm);
 void kvm_set_irq(void *opaque, int gsi, int level);
 /* A PCI INTx line (level-triggered, GSI 16-23): the PCI bus's set_gsi */
 void kvm_set_pci_irq(void *opaque, int gsi, int level);
+/* MSI delivery for the PCI bus's router (hw/pci.h PCIMsiRouter), the Vm as
+ * opaque; callers hold the device lock. send is KVM_SIGNAL_MSI. A route is
+ * an entry of KVM's GSI routing table (GSI 24 up) with an irqfd: add
+ * returns its handle or -1 (no routing in this KVM, VM_MSI_ROUTES in use,
+ * an ioctl failed), fire signals the eventfd, update rewrites the entry,
+ * del deassigns and closes it. */
+void kvm_msi_send(void *opaque, uint64_t addr, uint32_t data);
+int kvm_msi_route_add(void *opaque, uint64_t addr, uint32_t data);
+int kvm_msi_route_update(void *opaque, int route, uint64_t addr, uint32_t data);
+void kvm_msi_route_del(void *opaque, int route);
+void kvm_msi_route_fire(void *opaque, int route);
 /* Called after a vCPU exit was handled (device lock held): lines EOI'd while
  * still wanted are asserted again now */
 void kvm_intx_redeliver(Vm *vm);

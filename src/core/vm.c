@@ -49,6 +49,8 @@ int vm_init(Vm *vm, const VmConfig *cfg, Error *err)
     vm->kvm_fd = -1;
     for (size_t i = 0; i < sizeof(vm->intx) / sizeof(vm->intx[0]); i++)
         vm->intx[i].irqfd = vm->intx[i].resamplefd = -1;
+    for (size_t i = 0; i < VM_MSI_ROUTES; i++)
+        vm->msi_routes[i].fd = -1;
     pthread_mutex_init(&vm->pause_mu, NULL);
     pthread_cond_init(&vm->pause_cv, NULL);
     if (loop_init() < 0)

@@ -21,6 +21,8 @@
 #include "util/error.h"
 
 #define VM_MAX_VCPUS 8
+/* MSI routes KVM keeps for the devices (GSI 24 up, kvm.c) */
+#define VM_MSI_ROUTES 256
 
 typedef enum CpuModel {
     CPU_MODEL_AUTO,     /* "emulator" on a host whose KVM emulates guest kernels, else "host" */
@@ -73,6 +75,16 @@ typedef struct Vm {
     } intx[8];
     struct Timer *intx_timer;
     atomic_bool intx_redeliver; /* some line waits: the vCPU looks after its next exit */
+    /* MSI routes (GSI 24 + index) with an irqfd each (kvm.c). The table
+     * outlives the KVM VM: kvm_create_vm installs what is still held. */
+    struct KvmMsiRoute {
+        uint64_t addr;
+        uint32_t data;
+        int fd;         /* the irqfd's eventfd; -1: the slot is free */
+        bool installed; /* an irqfd of the current VM fd */
+    } msi_routes[VM_MSI_ROUTES];
+    int msi_max_routes;  /* 0: no KVM_CAP_IRQ_ROUTING / KVM_CAP_IRQFD, send only */
+    bool has_signal_msi; /* KVM_SIGNAL_MSI */
     Vcpu vcpus[VM_MAX_VCPUS];
     atomic_int stop_reason;
     atomic_bool stopping;

@@ -58,6 +58,16 @@ static int board_setup_vcpu(Vm *vm, Vcpu *v, Error *err)
     return vcpu_setup_boot_state(vm, v, err);
 }
 
+/* Message-signalled interrupts of the PCI devices: KVM GSI routes with an
+ * irqfd each, KVM_SIGNAL_MSI when there is no route (core/kvm.c). */
+static const PCIMsiRouter kvm_msi_router = {
+    .send = kvm_msi_send,
+    .route_add = kvm_msi_route_add,
+    .route_update = kvm_msi_route_update,
+    .route_del = kvm_msi_route_del,
+    .route_fire = kvm_msi_route_fire,
+};
+
 int board_init(Vm *vm, Error *err)
 {
     vm->load_guest = board_load_guest;
@@ -66,6 +76,7 @@ int board_init(Vm *vm, Error *err)
     if (!vm->m.pci)
         return error_setf(err, "out of memory");
     pci_bus_map_config_ports(vm->m.pci);
+    pci_bus_set_msi_router(vm->m.pci, &kvm_msi_router, vm);
     i8042_mr =
         (MemoryRegion){.name = "i8042", .addr = 0x64, .size = 1, .ops = &i8042_ops, .opaque = vm};
     if (address_space_add(&vm->m.pio, &i8042_mr) < 0)

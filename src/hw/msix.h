@@ -46,6 +46,10 @@ void msix_notify(PCIDevice *d, unsigned vector);
 /* Is the vector's pending bit set (tests, the virtio ISR fallback)? */
 bool msix_is_pending(const PCIDevice *d, unsigned vector);
 
+/* pci_config_write calls this after a write that may touch the MSI-X
+ * capability (d->msix set): Enable and Function Mask take effect. */
+void msix_config_written(PCIDevice *d, uint32_t addr, uint32_t val, int len);
+
 /* Statistics for -stats and tests */
 typedef struct MsixStats {
     uint64_t sent;       /* messages delivered */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hw/msix.h"
+
 #define PCI_MMIO_BASE 0xC0000000ULL /* start of the PCI hole (below 4 GiB) */
 #define PCI_MMIO_END 0xFEC00000ULL  /* IOAPIC and LAPIC live above */
 #define PCI_PIO_BASE 0xC000
@@ -22,6 +24,8 @@ struct PCIBus {
     uint64_t next_mmio, next_pio;
     MemoryRegion cfg_addr_mr, cfg_data_mr;
     PCIDevice host_bridge;
+    PCIMsiRouter msi; /* a copy of the board's (send NULL: none) */
+    void *msi_opaque;
 };
 
 int pci_slot_gsi(int slot)
@@ -89,16 +93,117 @@ void pci_register_bar(PCIDevice *d, int n, uint64_t size, bool io, const MemoryR
     memcpy(&d->wmask[off], &mask, 4);
 }
 
+/* ---- capabilities (PCI Local Bus 3.0, section 6.7) ----
+ *
+ * The list starts at the pointer in PCI_CAPABILITY_LIST; each capability is
+ * dword aligned above the 64-byte header and links to the next through its
+ * second byte (0: the end). Space is handed out downward from the top of
+ * the 256 bytes and every new capability becomes the head of the list, so
+ * the head is always the lowest one: the next goes right below it, and no
+ * record of the free space is needed besides the list itself. */
+#define PCI_CAP_FIRST 0x40
+#define PCI_CAP_WALK_MAX ((PCI_CONFIG_SIZE - PCI_CAP_FIRST) / 4) /* a loop bound */
+
+int pci_add_capability(PCIDevice *d, uint8_t id, uint8_t size)
+{
+    if (size < 2)
+        return -1;
+    uint32_t head = d->config[PCI_CAPABILITY_LIST];
+    uint32_t top = head ? head : PCI_CONFIG_SIZE;
+    if (top < PCI_CAP_FIRST || top < (uint32_t)size + PCI_CAP_FIRST)
+        return -1; /* full (or a head pointer not of our making) */
+    uint32_t off = (top - size) & ~3u;
+    memset(&d->config[off], 0, size);
+    memset(&d->wmask[off], 0, size);
+    memset(&d->w1cmask[off], 0, size);
+    d->config[off] = id;
+    d->config[off + PCI_CAP_LIST_NEXT] = (uint8_t)head;
+    d->config[PCI_CAPABILITY_LIST] = (uint8_t)off;
+    d->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+    return (int)off;
+}
+
+int pci_find_capability(const PCIDevice *d, uint8_t id)
+{
+    uint32_t off = d->config[PCI_CAPABILITY_LIST];
+    /* bounded: a list that loops (ours never does) ends after as many hops
+     * as config space has dwords for capabilities */
+    for (int n = 0; off && n < PCI_CAP_WALK_MAX; n++) {
+        off &= ~3u; /* the bottom two bits are reserved (section 6.7) */
+        if (off < PCI_CAP_FIRST)
+            return -1;
+        if (d->config[off] == id)
+            return (int)off;
+        off = d->config[off + PCI_CAP_LIST_NEXT];
+    }
+    return -1;
+}
+
+/* Power management (PCI Bus Power Management Interface 1.2, chapter 3):
+ * PMC at +2, PMCSR at +4, PMCSR_BSE at +6 (bridges only) and Data at +7. */
+#define PCI_PM_SIZEOF 8
+#define PCI_PM_PMC 2
+#define PCI_PM_PMC_VERSION_1_2 3 /* PMC bits 2:0 (section 3.2.3) */
+#define PCI_PM_CTRL 4
+#define PCI_PM_CTRL_STATE_MASK 0x0003 /* PowerState, PMCSR bits 1:0 (3.2.4) */
+#define PCI_PM_CTRL_NO_SOFT_RESET 0x0008
+#define PCI_PM_STATE_D0 0
+#define PCI_PM_STATE_D3HOT 3
+
+int pci_add_pm_capability(PCIDevice *d)
+{
+    int off = pci_add_capability(d, PCI_CAP_ID_PM, PCI_PM_SIZEOF);
+    if (off < 0)
+        return -1;
+    /* PMC: version 1.2; no D1/D2, no PME from any state (bits 15:11 zero),
+     * no auxiliary current, no device-specific initialization: all
+     * read-only. */
+    cfg_set(d, (uint32_t)off + PCI_PM_PMC, PCI_PM_PMC_VERSION_1_2, 2);
+    /* PMCSR: in D0. No_Soft_Reset: going D3hot -> D0 keeps the
+     * configuration (section 3.2.4), the device model loses nothing in
+     * D3hot. PowerState is the only writable field; PME_En and PME_Status
+     * are read-only 0 without PME support, the Data fields are not
+     * implemented (Data_Select, Data_Scale read 0). */
+    cfg_set(d, (uint32_t)off + PCI_PM_CTRL, PCI_PM_CTRL_NO_SOFT_RESET, 2);
+    d->wmask[off + PCI_PM_CTRL] = PCI_PM_CTRL_STATE_MASK;
+    return off;
+}
+
+/* The function's power state (D0 without the capability). */
+static unsigned pci_power_state(const PCIDevice *d, int pm)
+{
+    if (pm < 0)
+        return PCI_PM_STATE_D0;
+    return d->config[pm + PCI_PM_CTRL] & PCI_PM_CTRL_STATE_MASK;
+}
+
+/* A write to PowerState took place: D1 and D2 are not supported, so such a
+ * write completes but is discarded and the state stays (PM 1.2, section
+ * 3.2.4, PowerState). Returns whether the state changed. */
+static bool pci_pm_written(PCIDevice *d, int pm, unsigned old_state)
+{
+    unsigned s = pci_power_state(d, pm);
+    if (s != PCI_PM_STATE_D0 && s != PCI_PM_STATE_D3HOT) {
+        d->config[pm + PCI_PM_CTRL] =
+            (uint8_t)((d->config[pm + PCI_PM_CTRL] & ~PCI_PM_CTRL_STATE_MASK) | old_state);
+        return false;
+    }
+    return s != old_state;
+}
+
 static void pci_update_mappings(PCIDevice *d)
 {
     uint16_t cmd = (uint16_t)cfg_get(d, PCI_COMMAND, 2);
+    /* a function in D3hot answers configuration accesses only (PM 1.2,
+     * section 5.3.1.4.1): its BARs decode nothing until it is back in D0 */
+    bool d0 = pci_power_state(d, pci_find_capability(d, PCI_CAP_ID_PM)) == PCI_PM_STATE_D0;
     for (int i = 0; i < PCI_NUM_BARS; i++) {
         PCIBar *b = &d->bar[i];
         if (!b->size)
             continue;
         uint32_t raw = cfg_get(d, PCI_BASE_ADDRESS_0 + 4 * (uint32_t)i, 4);
         uint64_t addr = b->io ? (raw & ~3u) : (raw & ~0xfu);
-        bool enable = b->io ? (cmd & PCI_COMMAND_IO) : (cmd & PCI_COMMAND_MEMORY);
+        bool enable = d0 && (b->io ? (cmd & PCI_COMMAND_IO) : (cmd & PCI_COMMAND_MEMORY));
         AddressSpace *as = b->io ? d->bus->pio : d->bus->mmio;
         /* an address of 0, or one the sizing probe left (all ones), decodes nothing */
         if (addr == 0 || (addr + b->size - 1) > (b->io ? 0xffffULL : 0xffffffffULL) ||
@@ -132,7 +237,9 @@ static void pci_update_irq(PCIDevice *d)
         if (!o || o->gsi != d->gsi || !o->config[PCI_INTERRUPT_PIN])
             continue;
         uint16_t ocmd = (uint16_t)cfg_get(o, PCI_COMMAND, 2);
-        level |= o->irq_level && !(ocmd & PCI_COMMAND_INTX_DISABLE);
+        /* with MSI-X enabled the function may not use its INTx pin (PCI
+         * 3.0, section 6.8.2): its request stays out of the line */
+        level |= o->irq_level && !(ocmd & PCI_COMMAND_INTX_DISABLE) && !msix_enabled(o);
     }
     d->bus->set_gsi(d->bus->opaque, d->gsi, level);
 }
@@ -158,15 +265,27 @@ void pci_config_write(PCIDevice *d, uint32_t addr, uint32_t val, int len)
     if (addr >= PCI_CONFIG_SIZE || addr + (uint32_t)len > PCI_CONFIG_SIZE)
         return;
     uint16_t old_cmd = (uint16_t)cfg_get(d, PCI_COMMAND, 2);
+    int pm = pci_find_capability(d, PCI_CAP_ID_PM);
+    unsigned old_state = pci_power_state(d, pm);
+    bool old_msix = msix_enabled(d);
     for (int i = 0; i < len; i++) {
         uint8_t b = (uint8_t)(val >> (8 * i));
         uint32_t a = addr + (uint32_t)i;
         d->config[a] = (uint8_t)((d->config[a] & ~d->wmask[a]) | (b & d->wmask[a]));
         d->config[a] &= (uint8_t) ~(b & d->w1cmask[a]);
     }
-    if (addr < PCI_BASE_ADDRESS_0 + 24 && addr + (uint32_t)len > PCI_COMMAND)
+    bool remap = addr < PCI_BASE_ADDRESS_0 + 24 && addr + (uint32_t)len > PCI_COMMAND;
+    if (pm >= 0 && addr <= (uint32_t)pm + PCI_PM_CTRL &&
+        addr + (uint32_t)len > (uint32_t)pm + PCI_PM_CTRL)
+        remap |= pci_pm_written(d, pm, old_state);
+    if (remap)
         pci_update_mappings(d);
-    if (((old_cmd ^ cfg_get(d, PCI_COMMAND, 2)) & PCI_COMMAND_INTX_DISABLE))
+    /* Message Control's Enable and Function Mask act at once (unmasking
+     * sends what is pending) */
+    if (d->msix)
+        msix_config_written(d, addr, val, len);
+    if (((old_cmd ^ cfg_get(d, PCI_COMMAND, 2)) & PCI_COMMAND_INTX_DISABLE) ||
+        old_msix != msix_enabled(d))
         pci_update_irq(d);
     if (d->config_written)
         d->config_written(d, addr, val, len);
@@ -254,6 +373,28 @@ void pci_bus_map_config_ports(PCIBus *bus)
         .name = "pci-conf-data", .addr = 0xcfc, .size = 4, .ops = &cfg_data_ops, .opaque = bus};
     address_space_add(bus->pio, &bus->cfg_addr_mr);
     address_space_add(bus->pio, &bus->cfg_data_mr);
+}
+
+void pci_bus_set_msi_router(PCIBus *bus, const PCIMsiRouter *r, void *opaque)
+{
+    bus->msi = r ? *r : (PCIMsiRouter){0};
+    bus->msi_opaque = opaque;
+}
+
+const PCIMsiRouter *pci_msi_router(PCIDevice *d, void **opaque)
+{
+    if (!d->bus || !d->bus->msi.send)
+        return NULL;
+    *opaque = d->bus->msi_opaque;
+    return &d->bus->msi;
+}
+
+void pci_msi_send(PCIDevice *d, uint64_t addr, uint32_t data)
+{
+    void *opaque;
+    const PCIMsiRouter *r = pci_msi_router(d, &opaque);
+    if (r)
+        r->send(opaque, addr, data);
 }
 
 int pci_bus_add_device(PCIBus *bus, PCIDevice *d, Error *err)

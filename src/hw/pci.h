@@ -64,8 +64,8 @@ struct PCIDevice {
     uint8_t wmask[PCI_CONFIG_SIZE];   /* bits the guest may write */
     uint8_t w1cmask[PCI_CONFIG_SIZE]; /* bits cleared by writing 1 */
     PCIBar bar[PCI_NUM_BARS];
-    int irq_level; /* level the device asks for (before INTx disable) */
-    int gsi;       /* interrupt input of the IOAPIC this INTx is wired to */
+    int irq_level;        /* level the device asks for (before INTx disable) */
+    int gsi;              /* interrupt input of the IOAPIC this INTx is wired to */
     struct PCIMsix *msix; /* MSI-X state (hw/msix.c), NULL without */
     /* optional hook after a config write (e.g. a device that tracks COMMAND) */
     void (*config_written)(PCIDevice *d, uint32_t addr, uint32_t val, int len);
@@ -88,8 +88,12 @@ void pci_register_bar(PCIDevice *d, int n, uint64_t size, bool io, const MemoryR
 /* Add a capability of size bytes (>= 2) with the given ID to config space,
  * linked at the head of the capability list (STATUS.CAP_LIST set); returns
  * its offset (dword aligned, >= 0x40) or -1 when config space is full. The
- * caller fills the body after the two header bytes, and its wmask. */
+ * caller fills the body after the two header bytes, and its wmask. Space
+ * is taken from the top of config space downward, each new capability
+ * right below the previous head. */
 int pci_add_capability(PCIDevice *d, uint8_t id, uint8_t size);
+/* Offset of the first capability with this ID on the list, or -1. */
+int pci_find_capability(const PCIDevice *d, uint8_t id);
 /* The PCI power management capability (PCI PM 1.2): D0 and D3hot through
  * PMCSR, no PME. Returns its offset or -1. */
 int pci_add_pm_capability(PCIDevice *d);
@@ -110,6 +114,9 @@ typedef struct PCIMsiRouter {
 void pci_bus_set_msi_router(PCIBus *bus, const PCIMsiRouter *r, void *opaque);
 /* Deliver one message through the bus's router (ignored without one). */
 void pci_msi_send(PCIDevice *d, uint64_t addr, uint32_t data);
+/* The router of the device's bus and its opaque, or NULL without one (for
+ * hw/msix.c, which keeps routes). */
+const PCIMsiRouter *pci_msi_router(PCIDevice *d, void **opaque);
 
 /* Place the device in the first free slot, assign BARs and the interrupt. */
 int pci_bus_add_device(PCIBus *bus, PCIDevice *d, Error *err);
