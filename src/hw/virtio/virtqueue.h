@@ -46,11 +46,11 @@
 
 /* One chain the driver made available, mapped to host memory. */
 typedef struct VirtQueueElement {
-    uint16_t index;    /* head descriptor: what goes into the used ring */
-    unsigned out_num;  /* device-readable buffers: sg[0 .. out_num) */
-    unsigned in_num;   /* device-writable buffers: sg[out_num .. out_num + in_num) */
-    size_t out_len;    /* bytes in the readable buffers */
-    size_t in_len;     /* bytes in the writable buffers */
+    uint16_t index;   /* head descriptor: what goes into the used ring */
+    unsigned out_num; /* device-readable buffers: sg[0 .. out_num) */
+    unsigned in_num;  /* device-writable buffers: sg[out_num .. out_num + in_num) */
+    size_t out_len;   /* bytes in the readable buffers */
+    size_t in_len;    /* bytes in the writable buffers */
     struct iovec sg[VIRTQUEUE_MAX_SG];
 } VirtQueueElement;
 
@@ -64,7 +64,7 @@ typedef struct VirtQueue {
     uint16_t num;     /* queue size the driver chose */
     uint16_t num_max; /* the most the device offers (<= VIRTQUEUE_MAX_SIZE) */
     uint64_t desc_gpa, avail_gpa, used_gpa;
-    bool enabled; /* queue_enable was written 1 and virtqueue_start took it */
+    bool enabled;   /* queue_enable was written 1 and virtqueue_start took it */
     bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 
@@ -79,6 +79,7 @@ typedef struct VirtQueue {
     unsigned inuse;            /* popped, not yet flushed */
     uint16_t signalled_used;   /* used index when the driver was last notified */
     bool signalled_used_valid;
+    bool notification; /* the device wants notifies (set_notification) */
     bool broken;
     char broken_why[96];
 
