@@ -128,7 +128,7 @@ int virtqueue_start(VirtQueue *vq, const GuestMemory *ram)
     /* 2.7: "Queue Size ... is always a power of 2"; the device offers at
      * most num_max (4.1.4.3: the driver may only write a smaller size) */
     if (vq->num == 0 || vq->num > max || (vq->num & (vq->num - 1))) {
-        vq_break(vq, "queue size %u: not a power of two in 1..%u", vq->num, max);
+        vq_break(vq, "queue size %u: not a power of two, or above %u", vq->num, max);
         return -1;
     }
     if (!ram) {

@@ -94,16 +94,21 @@ int virtqueue_start(VirtQueue *vq, const GuestMemory *ram);
 /* Back to the state after device reset: disabled, addresses 0, num =
  * num_max, indexes 0, not broken (statistics kept). */
 void virtqueue_reset(VirtQueue *vq);
-/* Is there an available chain to pop (false when broken or disabled)? */
+/* Is there no available chain to pop? (true when broken or disabled:
+ * there is nothing to pop then either) */
 bool virtqueue_empty(VirtQueue *vq);
-/* Take the next available chain: 1 (e filled), 0 (none available), -1
- * (malformed: the queue is broken now, e is not valid). */
+/* Take the next available chain: 1 (e filled), 0 (none available, or the
+ * queue is not enabled), -1 (malformed: the queue is broken now, and every
+ * pop after says so again; e is not valid). Zero-length buffers are
+ * accepted and leave no iovec: every sg entry has at least one byte. */
 int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e);
 /* Give back the last n popped and not yet filled chains (a receive that
  * found too few buffers for a frame): the next pop returns them again. */
 void virtqueue_unpop(VirtQueue *vq, unsigned n);
 /* Put e into the used ring at position used_idx + idx with len bytes
- * written (len is clamped to e->in_len), without publishing it. */
+ * written (len is clamped to e->in_len), without publishing it. fill and
+ * flush work on a broken queue too (what was popped may still be given
+ * back), not on one that is not enabled. */
 void virtqueue_fill(VirtQueue *vq, const VirtQueueElement *e, uint32_t len, unsigned idx);
 /* Publish count filled entries: the used index moves on by count. */
 void virtqueue_flush(VirtQueue *vq, unsigned count);
@@ -115,8 +120,10 @@ void virtqueue_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len);
 bool virtqueue_should_notify(VirtQueue *vq);
 /* Ask the driver for (enable) or spare the device (disable) its notifies:
  * VRING_USED_F_NO_NOTIFY, or with EVENT_IDX the avail_event index set to
- * the current avail index. After enabling, check virtqueue_empty again:
- * the driver may have added a chain before it saw the change. */
+ * the current avail index (and, while enabled, moved on to last_avail_idx
+ * by each pop; disabling leaves it behind). After enabling, check
+ * virtqueue_empty again: the driver may have added a chain before it saw
+ * the change. */
 void virtqueue_set_notification(VirtQueue *vq, bool enable);
 
 #endif
