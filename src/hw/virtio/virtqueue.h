@@ -46,11 +46,11 @@
 
 /* One chain the driver made available, mapped to host memory. */
 typedef struct VirtQueueElement {
-    uint16_t index;    /* head descriptor: what goes into the used ring */
-    unsigned out_num;  /* device-readable buffers: sg[0 .. out_num) */
-    unsigned in_num;   /* device-writable buffers: sg[out_num .. out_num + in_num) */
-    size_t out_len;    /* bytes in the readable buffers */
-    size_t in_len;     /* bytes in the writable buffers */
+    uint16_t index;   /* head descriptor: what goes into the used ring */
+    unsigned out_num; /* device-readable buffers: sg[0 .. out_num) */
+    unsigned in_num;  /* device-writable buffers: sg[out_num .. out_num + in_num) */
+    size_t out_len;   /* bytes in the readable buffers */
+    size_t in_len;    /* bytes in the writable buffers */
     struct iovec sg[VIRTQUEUE_MAX_SG];
 } VirtQueueElement;
 
@@ -64,7 +64,7 @@ typedef struct VirtQueue {
     uint16_t num;     /* queue size the driver chose */
     uint16_t num_max; /* the most the device offers (<= VIRTQUEUE_MAX_SIZE) */
     uint64_t desc_gpa, avail_gpa, used_gpa;
-    bool enabled; /* queue_enable was written 1 and virtqueue_start took it */
+    bool enabled;   /* queue_enable was written 1 and virtqueue_start took it */
     bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 
@@ -79,6 +79,7 @@ typedef struct VirtQueue {
     unsigned inuse;            /* popped, not yet flushed */
     uint16_t signalled_used;   /* used index when the driver was last notified */
     bool signalled_used_valid;
+    bool notification; /* the device wants notifies (set_notification) */
     bool broken;
     char broken_why[96];
 
@@ -93,16 +94,21 @@ int virtqueue_start(VirtQueue *vq, const GuestMemory *ram);
 /* Back to the state after device reset: disabled, addresses 0, num =
  * num_max, indexes 0, not broken (statistics kept). */
 void virtqueue_reset(VirtQueue *vq);
-/* Is there an available chain to pop (false when broken or disabled)? */
+/* Is there no available chain to pop? (true when broken or disabled:
+ * there is nothing to pop then either) */
 bool virtqueue_empty(VirtQueue *vq);
-/* Take the next available chain: 1 (e filled), 0 (none available), -1
- * (malformed: the queue is broken now, e is not valid). */
+/* Take the next available chain: 1 (e filled), 0 (none available, or the
+ * queue is not enabled), -1 (malformed: the queue is broken now, and every
+ * pop after says so again; e is not valid). Zero-length buffers are
+ * accepted and leave no iovec: every sg entry has at least one byte. */
 int virtqueue_pop(VirtQueue *vq, VirtQueueElement *e);
 /* Give back the last n popped and not yet filled chains (a receive that
  * found too few buffers for a frame): the next pop returns them again. */
 void virtqueue_unpop(VirtQueue *vq, unsigned n);
 /* Put e into the used ring at position used_idx + idx with len bytes
- * written (len is clamped to e->in_len), without publishing it. */
+ * written (len is clamped to e->in_len), without publishing it. fill and
+ * flush work on a broken queue too (what was popped may still be given
+ * back), not on one that is not enabled. */
 void virtqueue_fill(VirtQueue *vq, const VirtQueueElement *e, uint32_t len, unsigned idx);
 /* Publish count filled entries: the used index moves on by count. */
 void virtqueue_flush(VirtQueue *vq, unsigned count);
@@ -114,8 +120,10 @@ void virtqueue_push(VirtQueue *vq, const VirtQueueElement *e, uint32_t len);
 bool virtqueue_should_notify(VirtQueue *vq);
 /* Ask the driver for (enable) or spare the device (disable) its notifies:
  * VRING_USED_F_NO_NOTIFY, or with EVENT_IDX the avail_event index set to
- * the current avail index. After enabling, check virtqueue_empty again:
- * the driver may have added a chain before it saw the change. */
+ * the current avail index (and, while enabled, moved on to last_avail_idx
+ * by each pop; disabling leaves it behind). After enabling, check
+ * virtqueue_empty again: the driver may have added a chain before it saw
+ * the change. */
 void virtqueue_set_notification(VirtQueue *vq, bool enable);
 
 #endif
