@@ -257,6 +257,8 @@ uint32_t pci_config_read(PCIDevice *d, uint32_t addr, int len)
 {
     if (addr >= PCI_CONFIG_SIZE || addr + (uint32_t)len > PCI_CONFIG_SIZE)
         return 0xffffffffu;
+    if (d->config_read)
+        d->config_read(d, addr, len);
     return cfg_get(d, addr, len);
 }
 

@@ -69,6 +69,9 @@ struct PCIDevice {
     struct PCIMsix *msix; /* MSI-X state (hw/msix.c), NULL without */
     /* optional hook after a config write (e.g. a device that tracks COMMAND) */
     void (*config_written)(PCIDevice *d, uint32_t addr, uint32_t val, int len);
+    /* optional hook before a config read, to fill bytes that are a window
+     * onto something else (virtio's PCI configuration access capability) */
+    void (*config_read)(PCIDevice *d, uint32_t addr, int len);
 };
 
 /* set_gsi: how the bus drives an interrupt input (KVM_IRQ_LINE in the VMM,

@@ -34,6 +34,8 @@
     X(e1000_process_tx_desc, "e1000 one TX descriptor: index, kind (context/data/legacy), fields") \
     X(e1000_xmit_seg, "e1000 a frame or TSO segment is complete: length, checksums inserted")      \
     X(e1000_send_packet, "e1000 frame handed to the net layer (or lost: no carrier)")              \
+    X(virtio_notify, "virtio a queue notified by the driver (doorbell or exit)")                   \
+    X(virtio_net_tx, "virtio-net a transmit chain: frame length, offloads, outcome")               \
     X(net_send, "net layer: sender -> peer, length, outcome (delivered, queued, dropped: why)")    \
     X(net_deliver, "net layer: a packet handed to a receiver, directly or from its queue")         \
     X(net_set_link, "net layer: link of a client and its peer set up or down")                     \
@@ -51,6 +53,10 @@
     X(e1000_set_ics, "e1000 interrupt causes set: cause names, ICR, IMS")                          \
     X(e1000_irq, "e1000 INTx raised or lowered, or held back by ITR moderation")                   \
     X(e1000_link, "e1000 link status as the MAC reports it (STATUS.LU, LSC)")                      \
+    X(virtio_net_rx, "virtio-net a frame offered: filtered, waits for buffers, or placed")         \
+    X(virtio_irq, "virtio interrupt sent: queue or configuration change, MSI-X or INTx")           \
+    X(virtio_status, "virtio device status, feature negotiation, queue enable, reset")             \
+    X(virtio_net_ctrl, "virtio-net control queue command and its answer")                          \
     X(qmp_command, "QMP monitor: command received and its answer")                                 \
     X(qmp_event, "QMP monitor: asynchronous event sent")
 

@@ -19,7 +19,9 @@
  *     getsockname/getpeername. New sockets only with -netdev user;
  *   - ioctl: KVM's (type 0xAE: KVM_RUN, KVM_IRQ_LINE, KVM_IOEVENTFD,
  *     KVM_CREATE_VM on reboot, ...) and the terminal ones the console needs
- *     (TCGETS/TCSETS*, TIOCGWINSZ, FIONBIO, FIONREAD); nothing else;
+ *     (TCGETS/TCSETS*, TIOCGWINSZ, FIONBIO, FIONREAD), and TUNSETOFFLOAD
+ *     (a virtio-net driver chooses which offloaded frames its TAP hands
+ *     over while the guest runs); nothing else;
  *   - memory: mmap/mprotect without PROT_EXEC, munmap, mremap, madvise, brk
  *     (guest RAM is re-mapped on every guest reboot);
  *   - threads: clone with CLONE_THREAD only (vCPU threads are created on
@@ -48,6 +50,7 @@
 
 #ifdef E1KVM_HAVE_SECCOMP
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -172,6 +175,7 @@ int sandbox_enter(const SandboxConfig *cfg, Error *err)
     ADD(SCMP_ACT_ALLOW, SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, 0xae00));
     for (size_t i = 0; i < NELEMS(tty_ioctls); i++)
         ADD(SCMP_ACT_ALLOW, SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_EQ, tty_ioctls[i]));
+    ADD(SCMP_ACT_ALLOW, SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_EQ, TUNSETOFFLOAD));
     /* memory that is never executable */
     ADD(SCMP_ACT_ALLOW, SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     ADD(SCMP_ACT_ALLOW, SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
