@@ -31,12 +31,13 @@
 #
 # With VMMS including qemu-virtio, QEMU's virtio-net-pci (vhost off) runs the
 # same six measurements with tests/guest/progs/virtio-pmd.c, the paravirtual
-# reference.
+# reference; with e1kvm-virtio, e1kvm's own virtio-net-pci does
+# (VIRTIO_OPTS appended to its -device options).
 #
 #   bash bench/pmd.sh [SECONDS [BOOTS]]   (default 6 s, 1 boot per VMM; with
 #                                         BOOTS > 1 the table shows medians)
 # Env: E1KVM (binary), QEMU, E1KVM_GUEST_DIR (guest build dir, made with
-# tests/guest/mkguest.sh if needed), LOG (log dir), VMMS ("e1kvm qemu qemu-virtio"),
+# tests/guest/mkguest.sh if needed), LOG (log dir), VMMS ("e1kvm e1kvm-virtio qemu qemu-virtio"),
 # RING (descriptors per ring, default 512), TX_DMAC (see below), E1000_OPTS (appended to e1kvm's
 # -device e1000 options, e.g. ",doorbells=off"), TAP_OPTS (appended to e1kvm's -netdev tap
 # options, e.g. ",vnet_hdr=off").
@@ -58,7 +59,7 @@ KERNEL=$GUEST_DIR/vmlinux
 INITRD=$GUEST_DIR/initrd-base.img # the PMD is static: the smallest initrd will do
 E1KVM=${E1KVM:-$ROOT/build/e1kvm}
 QEMU=${QEMU:-qemu-system-x86_64}
-VMMS=${VMMS:-e1kvm qemu qemu-virtio}
+VMMS=${VMMS:-e1kvm e1kvm-virtio qemu qemu-virtio}
 TAPGEN=$LOG/tapgen
 cc -O2 -Wall -Werror -o "$TAPGEN" "$ROOT/bench/tapgen.c"
 
@@ -235,6 +236,14 @@ for i in $(seq 1 "$REPEAT"); do
                 -append "$APPEND" -netdev "tap,id=n0,ifname=tap0,script=no,downscript=no${TAP_OPTS:-}" \
                 -device e1000,netdev=n0,mac=$GUEST_MAC${E1000_OPTS:-} || echo "e1kvm: boot failed, see $LOG/e1kvm.$i.console" >&2
             ;;
+        e1kvm-virtio)
+            # e1kvm's own virtio-net-pci with the same virtio-pmd workload
+            one_boot "e1kvm-virtio.$i" "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" \
+                -append "$APPEND e1kvm.pmd_prog=virtio-pmd" \
+                -netdev "tap,id=n0,ifname=tap0,script=no,downscript=no${TAP_OPTS:-}" \
+                -device virtio-net-pci,netdev=n0,mac=$GUEST_MAC${VIRTIO_OPTS:-} ||
+                echo "e1kvm-virtio: boot failed, see $LOG/e1kvm-virtio.$i.console" >&2
+            ;;
         qemu)
             one_boot "qemu.$i" "${QEMU_COMMON[@]}" -append "$APPEND" -device e1000,netdev=n0,mac=$GUEST_MAC ||
                 echo "qemu: boot failed, see $LOG/qemu.$i.console" >&2
@@ -283,11 +292,13 @@ printf 'median of %s boot(s) per VMM, ring %s descriptors, %s s per measurement,
     "$REPEAT" "${RING:-512}" "$SECS" "$(echo "$SECS - 1.5" | bc)" "$(echo "$SECS - 2.5" | bc)"
 printf 'TX frames to %s%s; e1kvm device options: e1000%s\n' "$TX_DMAC" \
     "$([ "$TX_DMAC" = "$TAP_MAC" ] && echo " (tap0 itself: the host stack takes each frame)")" "${E1000_OPTS:-}"
-printf '\n| measurement | e1kvm e1000 | QEMU e1000 | e1kvm / QEMU | QEMU virtio-net | e1kvm / virtio-net |\n|---|---|---|---|---|---|\n'
+printf '\n| measurement | e1kvm e1000 | QEMU e1000 | e1kvm / QEMU | QEMU virtio-net | e1kvm / virtio-net | e1kvm virtio-net | e1kvm virtio / QEMU virtio | e1kvm e1000 / e1kvm virtio |\n|---|---|---|---|---|---|---|---|---|\n'
 row() {
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(v "e1kvm,$2")" "$(v "qemu,$2")" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$(v "e1kvm,$2")" "$(v "qemu,$2")" \
         "$(ratio "$(v "e1kvm,$2")" "$(v "qemu,$2")")" "$(v "qemu-virtio,$2")" \
-        "$(ratio "$(v "e1kvm,$2")" "$(v "qemu-virtio,$2")")"
+        "$(ratio "$(v "e1kvm,$2")" "$(v "qemu-virtio,$2")")" "$(v "e1kvm-virtio,$2")" \
+        "$(ratio "$(v "e1kvm-virtio,$2")" "$(v "qemu-virtio,$2")")" \
+        "$(ratio "$(v "e1kvm,$2")" "$(v "e1kvm-virtio,$2")")"
 }
 for run in "${RUNS[@]}"; do
     mode=${run%:*} size=${run#*:} dir=${run%%[:-]*}
@@ -311,7 +322,8 @@ for run in "${RUNS[@]}"; do
 done
 row "VMM start to first window (s)" ready
 row "whole boot, ${#RUNS[@]} measurements (s)" total
-printf '| guest E1KVM-DONE | %s | %s | | %s | |\n' "$(v e1kvm,rc)" "$(v qemu,rc)" "$(v qemu-virtio,rc)"
-echo "QEMU virtio-net runs tests/guest/progs/virtio-pmd.c (one notify per burst, queue size 256 at most;"
-echo "its RX-FLUSH rows read the device status after each notify)."
+printf '| guest E1KVM-DONE | %s | %s | | %s | | %s | | |\n' "$(v e1kvm,rc)" "$(v qemu,rc)" "$(v qemu-virtio,rc)" \
+    "$(v e1kvm-virtio,rc)"
+echo "QEMU's and e1kvm's virtio-net run tests/guest/progs/virtio-pmd.c (one notify per burst, queue"
+echo "size 256 at most; its RX-FLUSH rows read the device status after each notify)."
 echo "Logs: $LOG"
