@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Network benchmark with the Linux e1000 driver: e1kvm's e1000 vs QEMU's e1000
-# (and QEMU's virtio-net-pci, vhost off, as the paravirtual reference), same
+# (and QEMU's virtio-net-pci, vhost off, as the paravirtual reference, next
+# to e1kvm's own virtio-net-pci with the Linux virtio_net driver), same
 # kernel, initrd and TAP setup, one run. For each VMM, a private netns with
 # tap0 = 10.77.0.1/24 and an iperf3 server; the guest runs the bench-net
 # scenario (tests/guest/scenarios/bench-net.sh): 20 pings, iperf3 TCP
@@ -167,11 +168,14 @@ COMMON_QEMU=("$QEMU" -name bench,debug-threads=on -M microvm,pcie=on -enable-kvm
 # VMMS selects what to run (default all three); E1000_OPTS adds e1kvm device
 # properties, e.g. E1000_OPTS=,doorbells=off; E1KVM_OPTS adds e1kvm options
 # (e.g. E1KVM_OPTS=-stats: the exit table lands in $LOG/e1kvm.console)
-VMMS=${VMMS:-e1kvm qemu-e1000 qemu-virtio}
+VMMS=${VMMS:-e1kvm e1kvm-virtio qemu-e1000 qemu-virtio}
 for v in $VMMS; do
     case $v in
     e1kvm) run_vmm e1kvm "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" -append "$APPEND" \
         -netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device "e1000,netdev=n0${E1000_OPTS:-}" ${E1KVM_OPTS:-} ;;
+    e1kvm-virtio) run_vmm e1kvm-virtio "$E1KVM" -m 256M -smp 1 -nographic -kernel "$KERNEL" -initrd "$INITRD" \
+        -append "$APPEND" -netdev tap,id=n0,ifname=tap0,script=no,downscript=no \
+        -device "virtio-net-pci,netdev=n0${VIRTIO_OPTS:-}" ${E1KVM_OPTS:-} ;;
     qemu-e1000) run_vmm qemu-e1000 "${COMMON_QEMU[@]}" -device e1000,netdev=n0 ;;
     qemu-virtio) run_vmm qemu-virtio "${COMMON_QEMU[@]}" -device virtio-net-pci,netdev=n0 ;;
     esac
@@ -179,33 +183,35 @@ done
 
 ratio() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9.]+$ ]] && [ "$(echo "$2 > 0" | bc)" = 1 ] && echo "scale=2; $1 / $2" | bc | sed 's/^\./0./' || echo NA; }
 per() { [[ "$1" =~ ^[0-9.]+$ && "$2" =~ ^[0-9]+$ ]] && [ "$2" -gt 0 ] && echo "scale=3; $1 / $2" | bc | sed 's/^\./0./' || echo NA; }
-printf '\n| metric (median of %d) | e1kvm e1000 | QEMU e1000 | QEMU virtio-net | e1kvm / QEMU e1000 |\n|---|---|---|---|---|\n' "$RUNS"
+printf '\n| metric (median of %d) | e1kvm e1000 | QEMU e1000 | QEMU virtio-net | e1kvm / QEMU e1000 | e1kvm virtio-net | e1kvm virtio / QEMU virtio |\n|---|---|---|---|---|---|---|\n' "$RUNS"
+# row NAME KEY: the KEY of every VMM (R[VMM,KEY])
 row() {
-    printf '| %s | %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$3")"
+    local a=${R[e1kvm,$2]:-NA} b=${R[qemu-e1000,$2]:-NA} c=${R[qemu-virtio,$2]:-NA} d=${R[e1kvm-virtio,$2]:-NA}
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$a" "$b" "$c" "$(ratio "$a" "$b")" "$d" "$(ratio "$d" "$c")"
 }
-for v in e1kvm qemu-e1000 qemu-virtio; do
+for v in e1kvm e1kvm-virtio qemu-e1000 qemu-virtio; do
     for f in "${FIELDS[@]}"; do R[$v,$f]=${R[$v,$f]:-NA}; done
     R[$v,epp]=$(per "${R[$v,exits]}" "${R[$v,packets]}")
     R[$v,ipp]=$(per "${R[$v,irqs]}" "${R[$v,packets]}")
     R[$v,cpp]=$(per "$(echo "${R[$v,iocpu]} * 1000" | bc 2>/dev/null || echo NA)" "${R[$v,packets]}")
 done
-row "start to network up (s)" "${R[e1kvm,netup]}" "${R[qemu-e1000,netup]}" "${R[qemu-virtio,netup]}"
-row "ping RTT avg (ms)" "${R[e1kvm,rtt]}" "${R[qemu-e1000,rtt]}" "${R[qemu-virtio,rtt]}"
-row "TCP guest->host (Mbit/s)" "${R[e1kvm,tcp_tx]}" "${R[qemu-e1000,tcp_tx]}" "${R[qemu-virtio,tcp_tx]}"
-row "TCP host->guest (Mbit/s)" "${R[e1kvm,tcp_rx]}" "${R[qemu-e1000,tcp_rx]}" "${R[qemu-virtio,tcp_rx]}"
-row "UDP 64 B guest->host (pps)" "${R[e1kvm,udp_pps]}" "${R[qemu-e1000,udp_pps]}" "${R[qemu-virtio,udp_pps]}"
-row "packets (guest NIC counters, rx + tx)" "${R[e1kvm,packets]}" "${R[qemu-e1000,packets]}" "${R[qemu-virtio,packets]}"
-row "user-space exits" "${R[e1kvm,exits]}" "${R[qemu-e1000,exits]}" "${R[qemu-virtio,exits]}"
-row "user-space exits per packet" "${R[e1kvm,epp]}" "${R[qemu-e1000,epp]}" "${R[qemu-virtio,epp]}"
-row "MMIO exits (kvm_mmio)" "${R[e1kvm,mmio]}" "${R[qemu-e1000,mmio]}" "${R[qemu-virtio,mmio]}"
-row "guest interrupts per packet" "${R[e1kvm,ipp]}" "${R[qemu-e1000,ipp]}" "${R[qemu-virtio,ipp]}"
-row "VMM non-vCPU CPU per packet (us)" "${R[e1kvm,cpp]}" "${R[qemu-e1000,cpp]}" "${R[qemu-virtio,cpp]}"
+row "start to network up (s)" "netup"
+row "ping RTT avg (ms)" "rtt"
+row "TCP guest->host (Mbit/s)" "tcp_tx"
+row "TCP host->guest (Mbit/s)" "tcp_rx"
+row "UDP 64 B guest->host (pps)" "udp_pps"
+row "packets (guest NIC counters, rx + tx)" "packets"
+row "user-space exits" "exits"
+row "user-space exits per packet" "epp"
+row "MMIO exits (kvm_mmio)" "mmio"
+row "guest interrupts per packet" "ipp"
+row "VMM non-vCPU CPU per packet (us)" "cpp"
 for k in "${PHASES[@]}"; do
-    for v in e1kvm qemu-e1000 qemu-virtio; do
+    for v in e1kvm e1kvm-virtio qemu-e1000 qemu-virtio; do
         R[$v,${k}_epp]=$(per "${R[$v,${k}_exits]}" "${R[$v,${k}_packets]}")
         R[$v,${k}_ipp]=$(per "${R[$v,${k}_irqs]}" "${R[$v,${k}_packets]}")
     done
-    row "$k: packets (guest NIC counters)" "${R[e1kvm,${k}_packets]}" "${R[qemu-e1000,${k}_packets]}" "${R[qemu-virtio,${k}_packets]}"
-    row "$k: user-space exits per packet" "${R[e1kvm,${k}_epp]}" "${R[qemu-e1000,${k}_epp]}" "${R[qemu-virtio,${k}_epp]}"
-    row "$k: guest interrupts per packet" "${R[e1kvm,${k}_ipp]}" "${R[qemu-e1000,${k}_ipp]}" "${R[qemu-virtio,${k}_ipp]}"
+    row "$k: packets (guest NIC counters)" "${k}_packets"
+    row "$k: user-space exits per packet" "${k}_epp"
+    row "$k: guest interrupts per packet" "${k}_ipp"
 done

@@ -145,3 +145,37 @@ int iov_slice(const struct iovec *src, int srccnt, size_t off, size_t len, struc
     }
     return n;
 }
+
+size_t iov_copy(const struct iovec *dst, int dstcnt, size_t doff, const struct iovec *src,
+                int srccnt, size_t soff, size_t len)
+{
+    int di = 0, si = 0;
+    /* find the starting pieces */
+    while (di < dstcnt && doff >= dst[di].iov_len) {
+        doff -= dst[di++].iov_len;
+    }
+    while (si < srccnt && soff >= src[si].iov_len) {
+        soff -= src[si++].iov_len;
+    }
+    size_t done = 0;
+    while (done < len && di < dstcnt && si < srccnt) {
+        size_t dl = dst[di].iov_len - doff, sl = src[si].iov_len - soff;
+        size_t n = dl < sl ? dl : sl;
+        if (n > len - done) {
+            n = len - done;
+        }
+        memcpy((uint8_t *)dst[di].iov_base + doff, (const uint8_t *)src[si].iov_base + soff, n);
+        done += n;
+        doff += n;
+        soff += n;
+        if (doff == dst[di].iov_len) {
+            di++;
+            doff = 0;
+        }
+        if (soff == src[si].iov_len) {
+            si++;
+            soff = 0;
+        }
+    }
+    return done;
+}

@@ -91,6 +91,11 @@ void iov_to_buf(const struct iovec *iov, int iovcnt, uint8_t *buf, size_t len);
 size_t iov_to_buf_at(const struct iovec *iov, int iovcnt, size_t off, void *buf, size_t len);
 size_t iov_from_buf_at(const struct iovec *iov, int iovcnt, size_t off, const void *buf,
                        size_t len);
+/* Copy len bytes from src (from byte soff on) to dst (from byte doff on),
+ * piece by piece, no bounce buffer; stops at either end and returns the
+ * bytes copied. */
+size_t iov_copy(const struct iovec *dst, int dstcnt, size_t doff, const struct iovec *src,
+                int srccnt, size_t soff, size_t len);
 /* The pieces of src that hold bytes [off, off + len) as a new iovec in dst
  * (no copy): their count, or -1 if more than dst_max would be needed. Ends
  * early at src's end. */

@@ -14,7 +14,8 @@
  *
  * The packet path, as for the e1000 (docs/PATH.md):
  *   transmit: notify (doorbell or exit) -> virtio_net_flush_tx -> pop chain
- *             -> net_send_iov (zero copy: iovecs into guest RAM) -> push
+ *             -> net_send_iov (a frame up to a page joined with its header
+ *             in one buffer, a larger one as iovecs into guest RAM) -> push
  *             -> interrupt unless suppressed (event index)
  *   receive:  backend -> virtio_net_receive_iov -> virtio_net_receive_filter
  *             -> pop one buffer (or several: MRG_RXBUF) -> copy -> push ->
@@ -48,6 +49,7 @@
 #define VNET_HDR_LEN ((size_t)sizeof(struct virtio_net_hdr_mrg_rxbuf)) /* 12 */
 #define VNET_HOST_HDR_LEN sizeof(struct virtio_net_hdr)                /* 10 */
 #define VIRTIO_NET_TX_BURST 256
+#define VNET_TX_COPY_MAX 4096
 /* the most buffers one received frame may take with MRG_RXBUF: a 64 KiB
  * GSO frame in buffers of 1.5 KiB */
 #define VNET_RX_MAX_BUFS 48
@@ -84,6 +86,7 @@ typedef struct VirtioNetState {
     bool tx_waiting; /* the backend queued a frame: wait for its sent_cb */
     VirtQueueElement *tx_elem;
     struct iovec tx_iov[VIRTQUEUE_MAX_SG + 1];
+    uint8_t tx_buf[VNET_HOST_HDR_LEN + VNET_TX_COPY_MAX];
     /* receive */
     VirtQueueElement *rx_elem[VNET_RX_MAX_BUFS];
     VirtQueueElement *ctrl_elem;
@@ -140,18 +143,33 @@ static bool virtio_net_xmit_one(VirtioNetState *n, VirtQueueElement *e, ssize_t 
               vd->name, frame_len, hdr.hdr.flags, hdr.hdr.gso_type);
         return true;
     }
-    int cnt = 0;
-    if (n->vnet_hdr) {
-        n->tx_iov[cnt++] = (struct iovec){.iov_base = &hdr.hdr, .iov_len = VNET_HOST_HDR_LEN};
-    }
-    int k = iov_slice(e->sg, (int)e->out_num, VNET_HDR_LEN, frame_len, n->tx_iov + cnt,
-                      VIRTQUEUE_MAX_SG);
-    if (k < 0 || frame_len < ETH_HLEN || frame_len > NET_MAX_PACKET - VNET_HOST_HDR_LEN) {
+    if (frame_len < ETH_HLEN || frame_len > NET_MAX_PACKET - VNET_HOST_HDR_LEN) {
         n->tx_dropped++;
         TRACE(virtio_net_tx, "%s: frame of %zu bytes dropped: bad length", vd->name, frame_len);
         return true;
     }
-    cnt += k;
+    int cnt = 0;
+    size_t host_hdr = n->vnet_hdr ? VNET_HOST_HDR_LEN : 0;
+    if (frame_len <= VNET_TX_COPY_MAX) {
+        /* a frame up to a page joins its header in one buffer: one
+         * write(2) at the TAP instead of a writev of pieces, which costs
+         * more than copying the frame (the e1000 does the same) */
+        memcpy(n->tx_buf, &hdr.hdr, host_hdr);
+        iov_to_buf_at(e->sg, (int)e->out_num, VNET_HDR_LEN, n->tx_buf + host_hdr, frame_len);
+        n->tx_iov[cnt++] = (struct iovec){.iov_base = n->tx_buf, .iov_len = host_hdr + frame_len};
+    } else {
+        /* larger (a TSO send): zero copy, iovecs into guest RAM */
+        if (host_hdr) {
+            n->tx_iov[cnt++] = (struct iovec){.iov_base = &hdr.hdr, .iov_len = host_hdr};
+        }
+        int k = iov_slice(e->sg, (int)e->out_num, VNET_HDR_LEN, frame_len, n->tx_iov + cnt,
+                          VIRTQUEUE_MAX_SG);
+        if (k < 0) {
+            n->tx_dropped++;
+            return true;
+        }
+        cnt += k;
+    }
     *sent = net_send_iov(n->nic, n->tx_iov, cnt, virtio_net_tx_complete);
     TRACE(virtio_net_tx, "%s: chain %u: frame of %zu bytes%s -> %s", vd->name, e->index, frame_len,
           offload ? " (offloaded)" : "",
@@ -370,14 +388,7 @@ static ssize_t virtio_net_receive_iov(NetClient *nc, const struct iovec *iov, in
             size_t room = e->in_len - put;
             size_t chunk = want < room ? want : room;
             size_t src = off + put - VNET_HDR_LEN + host_hdr;
-            size_t copied = 0;
-            while (copied < chunk) {
-                uint8_t buf[2048];
-                size_t step = chunk - copied < sizeof(buf) ? chunk - copied : sizeof(buf);
-                iov_to_buf_at(iov, iovcnt, src + copied, buf, step);
-                iov_from_buf_at(in, (int)e->in_num, put + copied, buf, step);
-                copied += step;
-            }
+            iov_copy(in, (int)e->in_num, put, iov, iovcnt, src, chunk);
             off += put + chunk;
             nbufs++;
         }
