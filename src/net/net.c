@@ -268,6 +268,28 @@ ssize_t net_send_iov(NetClient *sender, const struct iovec *iov, int iovcnt, Net
     return ret;
 }
 
+int net_receive_prepare(NetClient *sender, struct iovec *iov, int max)
+{
+    NetClient *peer = sender->peer;
+    if (!peer || !peer->info->receive_prepare || sender->link_down || peer->link_down ||
+        peer->queue.head || peer->queue.delivering || sender->filters || peer->filters ||
+        !client_can_receive(peer)) {
+        return 0;
+    }
+    return peer->info->receive_prepare(peer, iov, max);
+}
+
+void net_receive_commit(NetClient *sender, const void *vhdr, size_t len, const struct iovec *rest,
+                        int restcnt)
+{
+    NetClient *peer = sender->peer;
+    TRACE(net_deliver, "to %s (%s) len=%zu read into its buffers", nc_name(peer), peer->info->type,
+          len);
+    peer->queue.delivering = true;
+    peer->info->receive_commit(peer, vhdr, len, rest, restcnt);
+    peer->queue.delivering = false;
+}
+
 ssize_t net_send(NetClient *sender, const void *buf, size_t len, NetSentCb sent_cb)
 {
     struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};

@@ -58,6 +58,19 @@ typedef struct NetClientInfo {
      * with a partial checksum, TSO frames), as the frontend's driver
      * accepted them. Returns 0, or -1 if the backend cannot. */
     int (*set_offload)(NetClient *nc, unsigned flags);
+    /* Optional zero-copy receive (NICs; net_receive_prepare): where the
+     * next frame may be read straight into, as iovecs into guest memory
+     * (after whatever the NIC writes itself, as virtio-net's header): their
+     * count (<= max), or 0 if the NIC has none to offer now (the backend
+     * then reads into its own buffer and sends as usual). A prepare that
+     * returned > 0 is followed by exactly one receive_commit. */
+    int (*receive_prepare)(NetClient *nc, struct iovec *iov, int max);
+    /* The frame is in: len bytes, the first ones in the prepared iovecs,
+     * what did not fit in rest; vhdr is the backend's virtio_net_hdr (NULL
+     * without). len 0: the read failed, the buffers go back unused. The NIC
+     * accepts or drops the frame by its own rules, as receive_iov would. */
+    void (*receive_commit)(NetClient *nc, const void *vhdr, size_t len, const struct iovec *rest,
+                           int restcnt);
     /* Optional (NICs): the receive filter state, for QMP query-rx-filter. */
     void (*query_rx_filter)(NetClient *nc, NetRxFilter *out);
 } NetClientInfo;
@@ -147,6 +160,16 @@ ssize_t net_send(NetClient *sender, const void *buf, size_t len, NetSentCb sent_
 /* Receiver can take packets again: deliver what is queued for it. Returns
  * true if the queue is now empty. */
 bool net_flush_queued(NetClient *receiver);
+/* The zero-copy receive path from @sender (a backend) to its peer, open
+ * only while nothing stands in between: both links up, nothing queued for
+ * or being delivered to the peer, no filter on either side (filter-dump
+ * sees every packet on the ordinary path), the peer can receive and offers
+ * buffers (NetClientInfo.receive_prepare). Returns the iovecs' count, 0 if
+ * the path is closed; after > 0 the sender reads the frame and calls
+ * net_receive_commit (with len 0 if nothing came). */
+int net_receive_prepare(NetClient *sender, struct iovec *iov, int max);
+void net_receive_commit(NetClient *sender, const void *vhdr, size_t len, const struct iovec *rest,
+                        int restcnt);
 /* Set link up/down on a client and its peer (both get link_status_changed).
  * Going down drops what is queued on both sides (their senders get sent_cb,
  * so a waiting backend resumes and its further packets are dropped). */

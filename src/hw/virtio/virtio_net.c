@@ -53,6 +53,7 @@
 /* the most buffers one received frame may take with MRG_RXBUF: a 64 KiB
  * GSO frame in buffers of 1.5 KiB */
 #define VNET_RX_MAX_BUFS 48
+#define VNET_RX_MAX_SRC 64 /* pieces of a received frame as the backend hands it */
 #define VNET_MAC_TABLE 64
 #define VNET_MAX_VLAN 4096
 #define VNET_CTRL_MAX (2 * sizeof(uint32_t) + 2 * VNET_MAC_TABLE * ETH_ALEN + 16)
@@ -90,6 +91,9 @@ typedef struct VirtioNetState {
     /* receive */
     VirtQueueElement *rx_elem[VNET_RX_MAX_BUFS];
     VirtQueueElement *ctrl_elem;
+    bool rx_zerocopy;                        /* property: offer receive_prepare */
+    struct iovec rx_direct[VNET_RX_MAX_SRC]; /* what prepare offered */
+    int rx_direct_cnt;
 
     /* statistics */
     uint64_t tx_packets, tx_dropped, rx_packets, rx_dropped, rx_filtered;
@@ -300,6 +304,122 @@ static bool virtio_net_rx_wait(VirtQueue *vq)
     return true;
 }
 
+/* The checks every received frame passes, on its first bytes (head) and
+ * the backend's header: false if it goes no further (filtered or dropped,
+ * counted). Clears what the driver did not negotiate from hdr. */
+static bool virtio_net_rx_accept(VirtioNetState *n, struct virtio_net_hdr_mrg_rxbuf *hdr,
+                                 const uint8_t *head, size_t hl, size_t frame_len)
+{
+    VirtioDevice *vd = &n->vdev;
+    if (frame_len < ETH_HLEN) {
+        n->rx_dropped++;
+        return false;
+    }
+    if (!virtio_net_receive_filter(n, head, hl)) {
+        n->rx_filtered++;
+        return false;
+    }
+    /* what the driver did not negotiate does not reach it (the backend was
+     * told, virtio_net_set_features; this is the belt to those braces) */
+    if (!virtio_has_feature(vd, VIRTIO_NET_F_GUEST_CSUM)) {
+        if (hdr->hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM || hdr->hdr.gso_type) {
+            n->rx_dropped++;
+            return false;
+        }
+        hdr->hdr.flags = 0;
+    }
+    return true;
+}
+
+/* Put header + frame (frame_len bytes in src) into receive buffers and
+ * hand them to the driver. rx_elem[0 .. have) are popped already (have is
+ * 0, or 1 when the frame's first bytes were read straight into rx_elem[0]
+ * after the header: in_place bytes of it). Returns 1 (placed), 0 (short of
+ * buffers: every popped one given back; the caller waits), -1 (dropped,
+ * counted, or the queue broke). */
+static int virtio_net_rx_place(VirtioNetState *n, struct virtio_net_hdr_mrg_rxbuf *hdr,
+                               const struct iovec *src, int srccnt, size_t frame_len, unsigned have,
+                               size_t in_place)
+{
+    VirtioDevice *vd = &n->vdev;
+    VirtQueue *vq = &vd->vq[VNET_RXQ];
+    size_t need = VNET_HDR_LEN + frame_len;
+    size_t off = 0; /* bytes of header + frame placed */
+    unsigned nbufs = 0;
+    while (off < need) {
+        if (nbufs == VNET_RX_MAX_BUFS) {
+            /* the driver's buffers are tiny: this frame cannot fit */
+            virtqueue_unpop(vq, nbufs);
+            n->rx_dropped++;
+            return -1;
+        }
+        VirtQueueElement *e = n->rx_elem[nbufs];
+        if (nbufs >= have) {
+            int r = virtqueue_pop(vq, e);
+            if (r < 0) {
+                virtio_set_needs_reset(vd, vq->broken_why);
+                return -1;
+            }
+            if (r == 0) {
+                virtqueue_unpop(vq, nbufs);
+                return 0;
+            }
+        }
+        if (e->out_num || !e->in_len) {
+            virtqueue_unpop(vq, nbufs + 1);
+            virtio_set_needs_reset(vd, "receiveq: a buffer that is not device-writable");
+            return -1;
+        }
+        if (!n->mergeable && e->in_len < need) {
+            /* 5.1.6.3.1: without MRG_RXBUF one buffer holds the whole
+             * frame; a driver that gave less loses this frame only */
+            virtqueue_unpop(vq, 1);
+            n->rx_dropped++;
+            TRACE(virtio_net_rx, "%s: frame of %zu bytes dropped: buffer of %zu", vd->name,
+                  frame_len, e->in_len);
+            return -1;
+        }
+        struct iovec *in = virtqueue_elem_in(e);
+        size_t put = 0;
+        if (nbufs == 0) {
+            /* the header first; num_buffers is set once known */
+            if (e->in_len < VNET_HDR_LEN) {
+                virtqueue_unpop(vq, 1);
+                virtio_set_needs_reset(vd, "receiveq: a buffer shorter than the header");
+                return -1;
+            }
+            iov_from_buf_at(in, (int)e->in_num, 0, hdr, VNET_HDR_LEN);
+            put = VNET_HDR_LEN;
+        }
+        /* the frame's bytes from (off + put - header) on, as many as fit;
+         * those read in place already are skipped */
+        size_t want = need - off - put;
+        size_t room = e->in_len - put;
+        size_t chunk = want < room ? want : room;
+        size_t from = off + put - VNET_HDR_LEN;
+        size_t skip = nbufs == 0 ? (in_place < chunk ? in_place : chunk) : 0;
+        iov_copy(in, (int)e->in_num, put + skip, src, srccnt, from + skip, chunk - skip);
+        off += put + chunk;
+        nbufs++;
+    }
+    /* num_buffers: how many buffers this frame took (5.1.6.4) */
+    uint16_t nb = (uint16_t)nbufs;
+    iov_from_buf_at(virtqueue_elem_in(n->rx_elem[0]), (int)n->rx_elem[0]->in_num,
+                    offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers), &nb, sizeof(nb));
+    size_t left = need;
+    for (unsigned i = 0; i < nbufs; i++) {
+        size_t l = n->rx_elem[i]->in_len < left ? n->rx_elem[i]->in_len : left;
+        virtqueue_fill(vq, n->rx_elem[i], (uint32_t)l, i);
+        left -= l;
+    }
+    virtqueue_flush(vq, nbufs);
+    n->rx_packets++;
+    TRACE(virtio_net_rx, "%s: frame of %zu bytes into %u buffer%s%s", vd->name, frame_len, nbufs,
+          nbufs == 1 ? "" : "s", have ? " (read in place)" : "");
+    virtio_notify(vd, VNET_RXQ);
+    return 1;
+}
+
 static ssize_t virtio_net_receive_iov(NetClient *nc, const struct iovec *iov, int iovcnt)
 {
     VirtioNetState *n = nc->opaque;
@@ -313,7 +433,7 @@ static ssize_t virtio_net_receive_iov(NetClient *nc, const struct iovec *iov, in
     if (!virtio_net_can_receive(nc)) {
         return 0;
     }
-    if (size < host_hdr + ETH_HLEN) {
+    if (size < host_hdr) {
         n->rx_dropped++;
         return (ssize_t)size;
     }
@@ -321,104 +441,101 @@ static ssize_t virtio_net_receive_iov(NetClient *nc, const struct iovec *iov, in
     iov_to_buf_at(iov, iovcnt, 0, &hdr.hdr, host_hdr);
     size_t frame_len = size - host_hdr;
     size_t hl = iov_to_buf_at(iov, iovcnt, host_hdr, head, sizeof(head));
-    if (!virtio_net_receive_filter(n, head, hl)) {
-        n->rx_filtered++;
+    if (!virtio_net_rx_accept(n, &hdr, head, hl, frame_len)) {
         return (ssize_t)size;
     }
-    /* what the driver did not negotiate does not reach it (the backend was
-     * told, virtio_net_set_features; this is the belt to those braces) */
-    if (!virtio_has_feature(vd, VIRTIO_NET_F_GUEST_CSUM)) {
-        if (hdr.hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM || hdr.hdr.gso_type) {
-            n->rx_dropped++;
+    /* the frame without the backend's header */
+    struct iovec frame[VNET_RX_MAX_SRC];
+    int fc = iov_slice(iov, iovcnt, host_hdr, frame_len, frame, VNET_RX_MAX_SRC);
+    if (fc < 0) {
+        n->rx_dropped++;
+        return (ssize_t)size;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int r = virtio_net_rx_place(n, &hdr, frame, fc, frame_len, 0, 0);
+        if (r != 0) {
             return (ssize_t)size;
         }
-        hdr.hdr.flags = 0;
-    }
-
-    size_t need = VNET_HDR_LEN + frame_len;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        size_t off = 0; /* bytes of header + frame placed */
-        unsigned nbufs = 0;
-        bool short_of_buffers = false;
-        while (off < need) {
-            if (nbufs == VNET_RX_MAX_BUFS) {
-                /* the driver's buffers are tiny: this frame cannot fit */
-                virtqueue_unpop(vq, nbufs);
-                n->rx_dropped++;
-                return (ssize_t)size;
-            }
-            VirtQueueElement *e = n->rx_elem[nbufs];
-            int r = virtqueue_pop(vq, e);
-            if (r < 0) {
-                virtio_set_needs_reset(vd, vq->broken_why);
-                return (ssize_t)size;
-            }
-            if (r == 0) {
-                short_of_buffers = true;
-                break;
-            }
-            if (e->out_num || !e->in_len) {
-                virtqueue_unpop(vq, nbufs + 1);
-                virtio_set_needs_reset(vd, "receiveq: a buffer that is not device-writable");
-                return (ssize_t)size;
-            }
-            if (!n->mergeable && e->in_len < need) {
-                /* 5.1.6.3.1: without MRG_RXBUF one buffer holds the whole
-                 * frame; a driver that gave less loses this frame only */
-                virtqueue_unpop(vq, 1);
-                n->rx_dropped++;
-                TRACE(virtio_net_rx, "%s: frame of %zu bytes dropped: buffer of %zu", vd->name,
-                      frame_len, e->in_len);
-                return (ssize_t)size;
-            }
-            struct iovec *in = virtqueue_elem_in(e);
-            size_t put = 0;
-            if (nbufs == 0) {
-                /* the header first; num_buffers is set once known */
-                if (e->in_len < VNET_HDR_LEN) {
-                    virtqueue_unpop(vq, 1);
-                    virtio_set_needs_reset(vd, "receiveq: a buffer shorter than the header");
-                    return (ssize_t)size;
-                }
-                iov_from_buf_at(in, (int)e->in_num, 0, &hdr, VNET_HDR_LEN);
-                put = VNET_HDR_LEN;
-            }
-            /* the frame's bytes from (off - header) on, as many as fit */
-            size_t want = need - off - put;
-            size_t room = e->in_len - put;
-            size_t chunk = want < room ? want : room;
-            size_t src = off + put - VNET_HDR_LEN + host_hdr;
-            iov_copy(in, (int)e->in_num, put, iov, iovcnt, src, chunk);
-            off += put + chunk;
-            nbufs++;
+        if (virtio_net_rx_wait(vq)) {
+            TRACE(virtio_net_rx, "%s: frame of %zu bytes waits: no receive buffer", vd->name,
+                  frame_len);
+            return 0; /* queued by the net layer; the driver's notify flushes */
         }
-        if (short_of_buffers) {
-            virtqueue_unpop(vq, nbufs);
-            if (virtio_net_rx_wait(vq)) {
-                TRACE(virtio_net_rx, "%s: frame of %zu bytes waits: no receive buffer", vd->name,
-                      frame_len);
-                return 0; /* queued by the net layer; the driver's notify flushes */
-            }
-            continue;
-        }
-        /* num_buffers: how many buffers this frame took (5.1.6.4) */
-        uint16_t nb = (uint16_t)nbufs;
-        iov_from_buf_at(virtqueue_elem_in(n->rx_elem[0]), (int)n->rx_elem[0]->in_num,
-                        offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers), &nb, sizeof(nb));
-        size_t left = need;
-        for (unsigned i = 0; i < nbufs; i++) {
-            size_t l = n->rx_elem[i]->in_len < left ? n->rx_elem[i]->in_len : left;
-            virtqueue_fill(vq, n->rx_elem[i], (uint32_t)l, i);
-            left -= l;
-        }
-        virtqueue_flush(vq, nbufs);
-        n->rx_packets++;
-        TRACE(virtio_net_rx, "%s: frame of %zu bytes into %u buffer%s", vd->name, frame_len, nbufs,
-              nbufs == 1 ? "" : "s");
-        virtio_notify(vd, VNET_RXQ);
-        return (ssize_t)size;
     }
     return 0;
+}
+
+/* Zero copy from the backend (net_receive_prepare): the next receive
+ * buffer, after room for the header, for the backend to read the frame
+ * into. Offered only while the ring has buffers enough for any frame (with
+ * MRG_RXBUF the most one frame may take), so that commit never has to make
+ * a frame that is already read wait. */
+static int virtio_net_receive_prepare(NetClient *nc, struct iovec *iov, int max)
+{
+    VirtioNetState *n = nc->opaque;
+    VirtioDevice *vd = &n->vdev;
+    VirtQueue *vq = &vd->vq[VNET_RXQ];
+    if (!n->rx_zerocopy || !virtio_net_can_receive(nc) ||
+        virtqueue_avail_count(vq) < (n->mergeable ? VNET_RX_MAX_BUFS : 1)) {
+        return 0;
+    }
+    VirtQueueElement *e = n->rx_elem[0];
+    int r = virtqueue_pop(vq, e);
+    if (r <= 0) {
+        if (r < 0) {
+            virtio_set_needs_reset(vd, vq->broken_why);
+        }
+        return 0;
+    }
+    int k = -1;
+    if (!e->out_num && e->in_len > VNET_HDR_LEN) {
+        k = iov_slice(virtqueue_elem_in(e), (int)e->in_num, VNET_HDR_LEN, e->in_len - VNET_HDR_LEN,
+                      iov, max < VNET_RX_MAX_SRC ? max : VNET_RX_MAX_SRC);
+    }
+    if (k <= 0) {
+        /* an odd buffer: the ordinary path meets it again and decides */
+        virtqueue_unpop(vq, 1);
+        return 0;
+    }
+    memcpy(n->rx_direct, iov, (size_t)k * sizeof(*iov));
+    n->rx_direct_cnt = k;
+    return k;
+}
+
+static void virtio_net_receive_commit(NetClient *nc, const void *vhdr, size_t len,
+                                      const struct iovec *rest, int restcnt)
+{
+    VirtioNetState *n = nc->opaque;
+    VirtQueue *vq = &n->vdev.vq[VNET_RXQ];
+    struct virtio_net_hdr_mrg_rxbuf hdr;
+    uint8_t head[ETH_HLEN + 4];
+
+    if (len == 0) {
+        virtqueue_unpop(vq, 1); /* nothing came */
+        return;
+    }
+    /* the frame: its first bytes in place, the rest in the backend's buffer */
+    struct iovec src[VNET_RX_MAX_SRC + 1];
+    size_t room = iov_size(n->rx_direct, n->rx_direct_cnt);
+    size_t in_place = len < room ? len : room;
+    int sc = iov_slice(n->rx_direct, n->rx_direct_cnt, 0, in_place, src, VNET_RX_MAX_SRC);
+    if (restcnt > 0 && len > room) {
+        src[sc++] = rest[0];
+    }
+    memset(&hdr, 0, sizeof(hdr));
+    if (vhdr) {
+        memcpy(&hdr.hdr, vhdr, VNET_HOST_HDR_LEN);
+    }
+    size_t hl = iov_to_buf_at(src, sc, 0, head, sizeof(head));
+    if (!virtio_net_rx_accept(n, &hdr, head, hl, len)) {
+        virtqueue_unpop(vq, 1);
+        return;
+    }
+    /* short of buffers cannot happen (prepare saw enough); if the driver
+     * took some back meanwhile, the frame is counted as dropped */
+    if (virtio_net_rx_place(n, &hdr, src, sc, len, 1, in_place) == 0) {
+        n->rx_dropped++;
+    }
 }
 
 /* The driver added receive buffers (its notify): frames that waited go in. */
@@ -709,6 +826,8 @@ static const NetClientInfo virtio_net_info = {
     .kind = NET_CLIENT_NIC,
     .can_receive = virtio_net_can_receive,
     .receive_iov = virtio_net_receive_iov,
+    .receive_prepare = virtio_net_receive_prepare,
+    .receive_commit = virtio_net_receive_commit,
     .link_status_changed = virtio_net_link_status_changed,
     .cleanup = virtio_net_cleanup,
     .query_rx_filter = virtio_net_query_rx_filter,
@@ -864,6 +983,8 @@ static const Property virtio_net_props[] = {
     PROP_BOOL("indirect_desc", VirtioNetState, indirect_desc, "on", "offer RING_INDIRECT_DESC"),
     PROP_BOOL("ctrl_vq", VirtioNetState, ctrl_vq, "on",
               "a control queue: receive mode, MAC and VLAN tables, MAC address"),
+    PROP_BOOL("rx_zerocopy", VirtioNetState, rx_zerocopy, "on",
+              "a backend that can (tap) reads received frames straight into the guest's buffers"),
     PROP_BOOL("mq", VirtioNetState, mq, "off", "several queue pairs (only off)"),
     PROP_BOOL("disable-legacy", VirtioNetState, disable_legacy, "on",
               "no legacy (virtio 0.9.5) interface (only on)"),

@@ -194,6 +194,16 @@ bool virtqueue_empty(VirtQueue *vq)
     return avail_idx_read(vq) == vq->last_avail_idx;
 }
 
+unsigned virtqueue_avail_count(VirtQueue *vq)
+{
+    if (!usable(vq)) {
+        return 0;
+    }
+    uint16_t n = (uint16_t)(avail_idx_read(vq) - vq->last_avail_idx);
+    /* an index running ahead is for pop to refuse; here it counts nothing */
+    return n <= vq->num ? n : 0;
+}
+
 /* Where a chain being walked is: the table (the queue's descriptor table
  * or an indirect one) and what has been gathered so far. */
 typedef struct Walk {

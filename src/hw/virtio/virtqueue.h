@@ -97,6 +97,9 @@ void virtqueue_reset(VirtQueue *vq);
 /* Is there no available chain to pop? (true when broken or disabled:
  * there is nothing to pop then either) */
 bool virtqueue_empty(VirtQueue *vq);
+/* How many chains the driver has made available and the device not popped
+ * yet (0 when disabled, broken, or the index runs ahead: pop says so). */
+unsigned virtqueue_avail_count(VirtQueue *vq);
 /* Take the next available chain: 1 (e filled), 0 (none available, or the
  * queue is not enabled), -1 (malformed: the queue is broken now, and every
  * pop after says so again; e is not valid). Zero-length buffers are
