@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "core/loop.h"
+#include "hw/msix.h"
 #include "hw/virtio/virtio_pci.h"
 #include "net/eth.h"
 #include "net/net.h"
@@ -842,9 +843,13 @@ static const VirtioDeviceOps virtio_net_ops = {
     .reset = virtio_net_reset,
 };
 
+/* The guest rebooted: the device and its MSI-X state (table masked, MSI-X
+ * off, the KVM routes released) as at power-on. */
 static void virtio_net_machine_reset(Object *obj)
 {
-    virtio_reset(&((VirtioNetState *)obj)->vdev);
+    VirtioDevice *vd = &((VirtioNetState *)obj)->vdev;
+    msix_reset(&vd->pci);
+    virtio_reset(vd);
 }
 
 static bool queue_size_ok(uint32_t v)
