@@ -2,6 +2,7 @@
 # Build the libFuzzer harnesses with clang into OUTDIR (default build-fuzz/):
 #   fuzz_e1000      the e1000 model (tests/fuzz/fuzz_e1000.c)
 #   fuzz_virtqueue  the virtio split virtqueue (tests/fuzz/fuzz_virtqueue.c)
+#   fuzz_virtio_net the whole virtio-net-pci device (tests/fuzz/fuzz_virtio_net.c)
 # The VMM's sources (all of src/ but main.c, as in the core library) are
 # compiled with -fsanitize=fuzzer-no-link (coverage for the fuzzer) plus
 # ASan and UBSan; only the harness is linked with -fsanitize=fuzzer (which
@@ -60,6 +61,7 @@ for h in tests/fuzz/fuzz_*.c; do
     extra=()
     case $name in
     fuzz_e1000) extra=("$OUT"/obj/hw_e1000_*.o) ;;
+    fuzz_virtio_net) extra=("$OUT"/obj/hw_virtio_*.o) ;;
     esac
     "$CC" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer -o "$OUT/$name" "$h" "${extra[@]}" \
         "$OUT/libcore.a" -Wl,--as-needed "${LIBS[@]}"
