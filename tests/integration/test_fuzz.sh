@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz the device models for a bounded time each (default 60 s a target)
+# Fuzz the device models for a bounded time each (default 40 s a target)
 # with libFuzzer, ASan and UBSan (tests/fuzz/build.sh builds them with
 # clang): fuzz_e1000 (the e1000), fuzz_virtqueue (the split virtqueue) and
 # fuzz_virtio_net (the whole virtio-net-pci device). No VM is booted. Fails
@@ -10,7 +10,7 @@
 #
 #   E1KVM_FUZZ_SECONDS=600 bash tests/integration/test_fuzz.sh   (longer, per target)
 . "$(dirname "$0")/lib.sh"
-SECONDS_TO_RUN=${E1KVM_FUZZ_SECONDS:-60}
+SECONDS_TO_RUN=${E1KVM_FUZZ_SECONDS:-40}
 OUT=$ROOT/build-fuzz
 
 if ! bash "$ROOT/tests/fuzz/build.sh" "$OUT" >"$LOGDIR/fuzz-build.log" 2>&1; then

@@ -468,7 +468,7 @@ static void virtio_pci_cfg_access(VirtioDevice *vd, bool write)
     uint8_t *data = p + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
     /* 4.1.4.9.1: length 1, 2 or 4, offset aligned to it, inside the BAR */
     if (p[VIRTIO_PCI_CAP_BAR] != VIRTIO_PCI_BAR || (len != 1 && len != 2 && len != 4) ||
-        off % len || off + len > VIRTIO_PCI_BAR_SIZE) {
+        off % len || off > VIRTIO_PCI_BAR_SIZE - len) {
         return;
     }
     if (write) {
