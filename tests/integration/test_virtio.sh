@@ -3,7 +3,7 @@
 # driver, on TAPs inside private network namespaces (10.77.x.y only).
 # Function, not speed (bench/compare.sh measures).  Two boots, one after
 # the other:
-#   boot 1  net initrd, -device virtio-net-pci on a vnet_hdr TAP: the
+#   boot 1  full initrd, -device virtio-net-pci on a vnet_hdr TAP: the
 #           drivers bind (virtio-pci, virtio_net), the features they agree
 #           on (VERSION_1, MRG_RXBUF, EVENT_IDX, CSUM/TSO both ways, the
 #           control queue), MSI-X vectors per queue; link down and up
@@ -11,7 +11,8 @@
 #           carrier); 200 pings each way; iperf3 TCP both ways, with the
 #           guest's TSO frames reaching the TAP whole (tcpdump on the TAP
 #           sees frames above 3000 bytes); -stats counts the notifies that
-#           did not exit (doorbells)
+#           did not exit (doorbells); promiscuous or not (tcpdump, -p)
+#           through the control queue's receive mode
 #   boot 2  base initrd: two NICs in one guest, a virtio-net-pci on tap0
 #           (eth0: virtio_net is built into the kernel) and an e1000 on
 #           tap1 (eth1: e1000.ko is loaded later), the two-NIC scenario
@@ -73,7 +74,7 @@ boot1() {
     ip netns exec "$NS1" tcpdump -i tap0 -Q in -nn -q -w /dev/null 'greater 3000' \
         </dev/null >/dev/null 2>"$L-1-tcpdump.txt" &
     dump=$!
-    boot "$log" 1200 "$NS1" "$INITRD_NET" virtio-net,e1000-ping,e1000-hostping,e1000-iperf \
+    boot "$log" 1500 "$NS1" "$INITRD_FULL" virtio-net,e1000-ping,e1000-hostping,e1000-iperf,e1000-promisc \
         "e1kvm.iperf=tcp,tcp_r" -m 256M -stats -qmp "unix:$Q1,server=on,wait=off" \
         -netdev tap,id=n0,ifname=tap0,vnet_hdr=on \
         -device virtio-net-pci,netdev=n0,id=nic0,mac=$MAC0
@@ -83,7 +84,7 @@ boot1() {
     wait "$dump" 2>/dev/null
     big=$(sed -n 's/^\([0-9]\+\) packets captured/\1/p' "$L-1-tcpdump.txt")
     say "# boot 1 (virtio-net-pci) done after $((SECONDS - START)) s"
-    check_boot "boot 1" "$log" $rc virtio-net e1000-ping e1000-hostping e1000-iperf
+    check_boot "boot 1" "$log" $rc virtio-net e1000-ping e1000-hostping e1000-iperf e1000-promisc
     want "$log" vnet_pci_id 0x1af4:0x1041 "the guest sees a modern virtio-net function (1AF4:1041)"
     want "$log" vnet_pci_driver virtio-pci "virtio-pci bound the PCI function"
     want "$log" vnet_driver virtio_net "virtio_net bound the virtio device"
@@ -110,6 +111,13 @@ boot1() {
     want "$log" hostping_answer ok "host -> guest: 200 pings at a 50 ms interval"
     want_ge "$log" iperf_tcp_received 1 "iperf3 TCP guest -> host, bytes"
     want_ge "$log" iperf_tcp_r_received 1 "iperf3 TCP host -> guest, bytes"
+    # the receive filter through the control queue: tcpdump's promiscuous
+    # mode (VIRTIO_NET_CTRL_RX_PROMISC) lets frames for another MAC in,
+    # tcpdump -p does not
+    want "$log" promisc_other_mac 10 "promisc: tcpdump sees the 10 frames for $OTHER_MAC"
+    want "$log" nopromisc_other_mac 0 "tcpdump -p: the device drops the 10 frames for $OTHER_MAC"
+    want "$log" promisc_to_us 5 "promisc: tcpdump sees the host's 5 pings to the guest"
+    want "$log" nopromisc_to_us 5 "tcpdump -p: tcpdump sees the host's 5 pings to the guest"
     # TSO through the TAP: the guest's TCP sends reach the host as GSO
     # frames whole (tcpdump on tap0 sees frames above 3000 bytes), not cut
     # into MTU-sized frames by e1kvm

@@ -578,6 +578,30 @@ static void test_rx_filter_ctrl(void **state)
     make_frame(frame, sizeof(frame), guest_mac);
     net_send(f->backend, frame, sizeof(frame), NULL);
     assert_int_equal(used_idx(0), 2);
+    /* multicast: not in the (empty) table, filtered; after
+     * VIRTIO_NET_CTRL_MAC_TABLE_SET with it as the one multicast entry, in */
+    const uint8_t mc[6] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb};
+    make_frame(frame, sizeof(frame), mc);
+    net_send(f->backend, frame, sizeof(frame), NULL);
+    assert_int_equal(used_idx(0), 2);
+    cmd[0] = VIRTIO_NET_CTRL_MAC;
+    cmd[1] = VIRTIO_NET_CTRL_MAC_TABLE_SET;
+    uint8_t *tab = ram + 0x502000;
+    memset(tab, 0, 4); /* 0 unicast entries */
+    tab[4] = 1;        /* 1 multicast entry */
+    memset(tab + 5, 0, 3);
+    memcpy(tab + 8, mc, 6);
+    Buf t[3] = {{0x500000, 2, false}, {0x502000, 14, false}, {0x501000, 1, true}};
+    drv_add(f, 2, t, 3);
+    drv_kick(f, 2);
+    assert_int_equal(ram[0x501000], VIRTIO_NET_OK);
+    net_send(f->backend, frame, sizeof(frame), NULL);
+    assert_int_equal(used_idx(0), 3);
+    /* a table whose count runs past the request: VIRTIO_NET_ERR */
+    tab[4] = 200;
+    drv_add(f, 2, t, 3);
+    drv_kick(f, 2);
+    assert_int_equal(ram[0x501000], VIRTIO_NET_ERR);
     /* an unknown class: VIRTIO_NET_ERR, the device goes on */
     cmd[0] = 0x7f;
     Buf c2[3] = {{0x500000, 2, false}, {0x500002, 1, false}, {0x501000, 1, true}};
