@@ -2,6 +2,7 @@
 #include "net/eth.h"
 
 #include <endian.h>
+#include <stdbool.h>
 #include <string.h>
 
 const uint8_t eth_bcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -94,7 +95,9 @@ void iov_to_buf(const struct iovec *iov, int iovcnt, uint8_t *buf, size_t len)
     }
 }
 
-size_t iov_to_buf_at(const struct iovec *iov, int iovcnt, size_t off, void *buf, size_t len)
+/* len bytes between the iovec (from byte off on) and buf, either way */
+static size_t iov_buf_at(const struct iovec *iov, int iovcnt, size_t off, uint8_t *buf, size_t len,
+                         bool to_buf)
 {
     size_t done = 0;
     for (int i = 0; i < iovcnt && done < len; i++) {
@@ -103,27 +106,26 @@ size_t iov_to_buf_at(const struct iovec *iov, int iovcnt, size_t off, void *buf,
             continue;
         }
         size_t n = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
-        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, n);
+        uint8_t *piece = (uint8_t *)iov[i].iov_base + off;
+        if (to_buf) {
+            memcpy(buf + done, piece, n);
+        } else {
+            memcpy(piece, buf + done, n);
+        }
         done += n;
         off = 0;
     }
     return done;
 }
 
+size_t iov_to_buf_at(const struct iovec *iov, int iovcnt, size_t off, void *buf, size_t len)
+{
+    return iov_buf_at(iov, iovcnt, off, buf, len, true);
+}
+
 size_t iov_from_buf_at(const struct iovec *iov, int iovcnt, size_t off, const void *buf, size_t len)
 {
-    size_t done = 0;
-    for (int i = 0; i < iovcnt && done < len; i++) {
-        if (off >= iov[i].iov_len) {
-            off -= iov[i].iov_len;
-            continue;
-        }
-        size_t n = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
-        memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, n);
-        done += n;
-        off = 0;
-    }
-    return done;
+    return iov_buf_at(iov, iovcnt, off, (uint8_t *)buf, len, false);
 }
 
 int iov_slice(const struct iovec *src, int srccnt, size_t off, size_t len, struct iovec *dst,

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../unit/e1000_fixture.h"
+#include "fuzz_input.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -66,25 +67,6 @@ static const uint32_t regs[] = {
     E1000_VFTA + 0x1FC, E1000_WUC,    E1000_MANC,   E1000_GORCH,  E1000_TORH,     E1000_TPR,
 };
 #define NREGS (sizeof(regs) / sizeof(regs[0]))
-
-typedef struct Input {
-    const uint8_t *p;
-    size_t left;
-} Input;
-
-static uint64_t get(Input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++) {
-        uint64_t b = 0;
-        if (in->left) {
-            b = *in->p++;
-            in->left--;
-        }
-        v |= b << (8 * i);
-    }
-    return v;
-}
 
 static E1000Fixture *f;
 static uint32_t bar0_cfg, bar1_cfg;

@@ -64,6 +64,7 @@
 
 #include "core/loop.h"
 #include "core/machine.h"
+#include "fuzz_input.h"
 #include "hw/msix.h"
 #include "hw/pci.h"
 #include "hw/virtio/virtio_pci.h"
@@ -113,25 +114,6 @@
 #define ETH_HDR 14
 
 #define CC(field) (VIRTIO_PCI_COMMON_OFF + offsetof(struct virtio_pci_common_cfg, field))
-
-typedef struct Input {
-    const uint8_t *p;
-    size_t left;
-} Input;
-
-static uint64_t get(Input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++) {
-        uint64_t b = 0;
-        if (in->left) {
-            b = *in->p++;
-            in->left--;
-        }
-        v |= b << (8 * i);
-    }
-    return v;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The machines                                                             */

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fuzz_input.h"
 #include "hw/virtio/virtqueue.h"
 
 #if defined(__has_feature)
@@ -63,25 +64,6 @@
 #ifndef MAX_STEP_NS
 #define MAX_STEP_NS (500 * 1000 * 1000LL)
 #endif
-
-typedef struct Input {
-    const uint8_t *p;
-    size_t left;
-} Input;
-
-static uint64_t get(Input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++) {
-        uint64_t b = 0;
-        if (in->left) {
-            b = *in->p++;
-            in->left--;
-        }
-        v |= b << (8 * i);
-    }
-    return v;
-}
 
 static uint8_t ram[RAM_SIZE + GUARD] __attribute__((aligned(4096)));
 static uint8_t high[HIGH_SIZE + GUARD] __attribute__((aligned(4096)));

@@ -104,15 +104,14 @@ static void *map_area(VirtQueue *vq, const char *what, uint64_t gpa, uint64_t le
     return p;
 }
 
-int virtqueue_start(VirtQueue *vq, const GuestMemory *ram)
+/* The device side back to "nothing mapped, nothing taken": disabled, no
+ * ring pointers, indexes 0, notifications wanted, not broken. */
+static void vq_clear(VirtQueue *vq)
 {
-    vq->ram = ram;
+    vq->enabled = false;
     vq->desc = NULL;
     vq->avail = NULL;
     vq->used = NULL;
-    vq->enabled = false;
-    vq->broken = false;
-    vq->broken_why[0] = '\0';
     vq->last_avail_idx = 0;
     vq->shadow_avail_idx = 0;
     vq->used_idx = 0;
@@ -120,6 +119,14 @@ int virtqueue_start(VirtQueue *vq, const GuestMemory *ram)
     vq->signalled_used = 0;
     vq->signalled_used_valid = false;
     vq->notification = true;
+    vq->broken = false;
+    vq->broken_why[0] = '\0';
+}
+
+int virtqueue_start(VirtQueue *vq, const GuestMemory *ram)
+{
+    vq->ram = ram;
+    vq_clear(vq);
 
     unsigned max = vq->num_max;
     if (max == 0 || max > VIRTQUEUE_MAX_SIZE) {
@@ -157,21 +164,9 @@ int virtqueue_start(VirtQueue *vq, const GuestMemory *ram)
 
 void virtqueue_reset(VirtQueue *vq)
 {
-    vq->enabled = false;
     vq->desc_gpa = vq->avail_gpa = vq->used_gpa = 0;
     vq->num = vq->num_max;
-    vq->desc = NULL;
-    vq->avail = NULL;
-    vq->used = NULL;
-    vq->last_avail_idx = 0;
-    vq->shadow_avail_idx = 0;
-    vq->used_idx = 0;
-    vq->inuse = 0;
-    vq->signalled_used = 0;
-    vq->signalled_used_valid = false;
-    vq->notification = true;
-    vq->broken = false;
-    vq->broken_why[0] = '\0';
+    vq_clear(vq);
 }
 
 static bool usable(const VirtQueue *vq)
