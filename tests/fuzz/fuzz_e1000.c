@@ -30,21 +30,6 @@
 #include "../unit/e1000_fixture.h"
 #include "fuzz_input.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FUZZ_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FUZZ_ASAN 1
-#endif
-#ifdef FUZZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#endif
-
 #define FUZZ_RAM (1u << 20)
 #define TXRING 0x1000u
 #define RXRING 0x2000u

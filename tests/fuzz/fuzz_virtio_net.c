@@ -72,21 +72,6 @@
 #include "qom/object.h"
 #include "trace/trace.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FUZZ_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FUZZ_ASAN 1
-#endif
-#ifdef FUZZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#endif
-
 #ifndef MAX_STEP_NS
 #define MAX_STEP_NS (50 * 1000 * 1000LL)
 #endif

@@ -35,21 +35,6 @@
 #include "fuzz_input.h"
 #include "hw/virtio/virtqueue.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FUZZ_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FUZZ_ASAN 1
-#endif
-#ifdef FUZZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#endif
-
 #define RAM_BASE 0x10000ULL
 #define RAM_SIZE 0x10000u
 #define HIGH_BASE 0x100000000ULL

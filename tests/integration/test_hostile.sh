@@ -40,15 +40,15 @@ L=$LOGDIR/hostile
 MAX_ACCESS_US=${E1KVM_HOSTILE_MAX_ACCESS_US:-100000}
 
 # --- the guest program, in a second initrd archive --------------------------
-mkdir -p "$T/root/bin" "$T/root/scenarios"
-if ! cc -static -O2 -Wall -Werror -o "$T/root/bin/e1000-poke" "$ROOT/tests/guest/poke/e1000-poke.c"; then
+mkdir -p "$T/overlay/bin" "$T/overlay/scenarios"
+if ! cc -static -O2 -Wall -Werror -o "$T/overlay/bin/e1000-poke" "$ROOT/tests/guest/poke/e1000-poke.c"; then
     not_ok "cannot build tests/guest/poke/e1000-poke.c"
     finish
 fi
-strip "$T/root/bin/e1000-poke"
+strip "$T/overlay/bin/e1000-poke"
 # the scenario too, so that a cached initrd without it still works
-cp "$ROOT/tests/guest/scenarios/hostile-poke.sh" "$T/root/scenarios/"
-(cd "$T/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) >"$T/extra.cpio"
+cp "$ROOT/tests/guest/scenarios/hostile-poke.sh" "$T/overlay/scenarios/"
+(cd "$T/overlay" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet) >"$T/extra.cpio"
 # newc archives concatenate: the kernel unpacks one after the other
 cat "$INITRD_BASE" "$T/extra.cpio" >"$T/initrd.img"
 chmod 644 "$T/initrd.img"
